@@ -1,0 +1,159 @@
+// Package testdb opens a fresh, isolated database for one test on SQLite,
+// PostgreSQL or MariaDB/MySQL.
+//
+// SQLite always runs (a file in t.TempDir()). PostgreSQL and MySQL run when
+// PAYCENTER_TEST_POSTGRES_DSN / PAYCENTER_TEST_MYSQL_DSN are set, and skip
+// with a message that says so otherwise; .ci/run always sets both. Each test
+// gets its own PostgreSQL schema or MySQL database, dropped at cleanup, so
+// parallel tests never share a table.
+package testdb
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Kind names a database engine.
+type Kind string
+
+// The engines every store test runs against.
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+	MySQL    Kind = "mysql"
+)
+
+// Kinds lists every engine, SQLite first.
+var Kinds = []Kind{SQLite, Postgres, MySQL}
+
+// Env vars holding the server DSNs.
+const (
+	PostgresEnv = "PAYCENTER_TEST_POSTGRES_DSN"
+	MySQLEnv    = "PAYCENTER_TEST_MYSQL_DSN"
+)
+
+// SQLiteDSN returns the DSN the pay center uses for an SQLite file: WAL,
+// synchronous=FULL, a 10 s busy timeout and immediate write transactions.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
+}
+
+// Open returns a fresh database of kind for t, or skips t when the server's
+// DSN is not set.
+func Open(t testing.TB, kind Kind) *gorm.DB {
+	t.Helper()
+	cfg := &gorm.Config{Logger: logger.Discard}
+	switch kind {
+	case SQLite:
+		db, err := gorm.Open(sqlite.Open(SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), cfg)
+		if err != nil {
+			t.Fatalf("open sqlite: %v", err)
+		}
+		sqlDB, _ := db.DB()
+		sqlDB.SetMaxOpenConns(1) // one writer, as the pay center configures its own SQLite
+		t.Cleanup(func() { sqlDB.Close() })
+		return db
+	case Postgres:
+		dsn := os.Getenv(PostgresEnv)
+		if dsn == "" {
+			t.Skipf("PostgreSQL run skipped: set %s (e.g. host=127.0.0.1 user=postgres dbname=test sslmode=disable)", PostgresEnv)
+		}
+		admin, err := gorm.Open(postgres.Open(dsn), cfg)
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		schema := name()
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatalf("create schema: %v", err)
+		}
+		db, err := gorm.Open(postgres.Open(withSearchPath(dsn, schema)), cfg)
+		if err != nil {
+			t.Fatalf("open postgres schema: %v", err)
+		}
+		t.Cleanup(func() {
+			if sqlDB, err := db.DB(); err == nil {
+				sqlDB.Close()
+			}
+			admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+			if sqlDB, err := admin.DB(); err == nil {
+				sqlDB.Close()
+			}
+		})
+		return db
+	case MySQL:
+		dsn := os.Getenv(MySQLEnv)
+		if dsn == "" {
+			t.Skipf("MariaDB/MySQL run skipped: set %s (e.g. root@tcp(127.0.0.1:3306)/test)", MySQLEnv)
+		}
+		mc, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatalf("parse %s: %v", MySQLEnv, err)
+		}
+		mc.ParseTime = true
+		mc.Loc = time.UTC
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params["charset"] = "utf8mb4"
+		admin, err := gorm.Open(gormMySQL(mc.FormatDSN()), cfg)
+		if err != nil {
+			t.Fatalf("open mysql: %v", err)
+		}
+		dbName := name()
+		if err := admin.Exec("CREATE DATABASE " + dbName + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").Error; err != nil {
+			t.Fatalf("create database: %v", err)
+		}
+		mc.DBName = dbName
+		db, err := gorm.Open(gormMySQL(mc.FormatDSN()), cfg)
+		if err != nil {
+			t.Fatalf("open mysql database: %v", err)
+		}
+		t.Cleanup(func() {
+			if sqlDB, err := db.DB(); err == nil {
+				sqlDB.Close()
+			}
+			admin.Exec("DROP DATABASE " + dbName)
+			if sqlDB, err := admin.DB(); err == nil {
+				sqlDB.Close()
+			}
+		})
+		return db
+	}
+	t.Fatalf("unknown database kind %q", kind)
+	return nil
+}
+
+// name returns a fresh lower-case identifier for a schema or database.
+func name() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "pc_test_" + hex.EncodeToString(b)
+}
+
+// withSearchPath adds search_path to a key=value or URL PostgreSQL DSN.
+func withSearchPath(dsn, schema string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return fmt.Sprintf("%s search_path=%s", dsn, schema)
+}

@@ -1,0 +1,162 @@
+// Package models holds the GORM models of the pay center's tables and their
+// migration.
+//
+// Every table name carries a prefix (default "pay_") chosen by the host, so
+// the models do not implement TableName: the pay center addresses them with
+// [Tables]. Times are stored in UTC. Money is int64 fen. State changes are
+// conditional updates on Status, never full-row saves, so concurrent
+// notifications, queries and requests cannot overwrite each other.
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gopaycenter/paycenter/channels"
+)
+
+// ChargeStatus is the pay center's state of a charge.
+type ChargeStatus string
+
+// Charge states. CREATED → PAID, CREATED → CLOSED, and CLOSED → PAID for a
+// late payment (money was taken after the charge closed; LatePaid is set).
+const (
+	ChargeCreated ChargeStatus = "CREATED"
+	ChargePaid    ChargeStatus = "PAID"
+	ChargeClosed  ChargeStatus = "CLOSED"
+)
+
+// RefundStatus is the pay center's state of a refund, as answered on the wire.
+type RefundStatus string
+
+// Refund states. PROCESSING → SUCCESS or PROCESSING → FAILED.
+const (
+	RefundProcessing RefundStatus = "PROCESSING"
+	RefundSucceeded  RefundStatus = "SUCCESS"
+	RefundFailed     RefundStatus = "FAILED"
+)
+
+// Charge is one payment order of one application, unique on
+// (AppID, OutTradeNo).
+type Charge struct {
+	ID          int64         `gorm:"primaryKey;autoIncrement"`
+	AppID       string        `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:1"`
+	OutTradeNo  string        `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:2"`
+	Channel     channels.Code `gorm:"size:16;not null"`
+	TotalFee    int64         `gorm:"not null"` // fen
+	FeeType     string        `gorm:"size:8;not null"`
+	ClientIP    string        `gorm:"size:64;not null"`
+	Subject     string        `gorm:"size:512;not null"`
+	Body        string        `gorm:"size:512;not null"`
+	Description string        `gorm:"size:1024;not null;default:''"`
+	Attach      string        `gorm:"size:128;not null;default:''"`
+	Analysis    string        `gorm:"type:text"`
+	ReturnURL   string        `gorm:"size:2048;not null;default:''"`
+	OpenID      string        `gorm:"size:128;not null;default:''"`
+	CreatedMs   int64         `gorm:"not null"` // the merchant's "created", ms since epoch
+	TimeExpire  int64         `gorm:"not null"` // seconds, as requested
+	ExpireAt    time.Time     `gorm:"not null;index"`
+
+	Status   ChargeStatus `gorm:"size:16;not null;index"`
+	LatePaid bool         `gorm:"not null;default:false"`
+	// ChannelParams is the JSON channelParams once the channel order exists;
+	// empty while it does not (reserved, or the channel call failed).
+	ChannelParams string `gorm:"type:text"`
+	// LeaseUntil/LeaseToken guard the channel call: one caller at a time.
+	LeaseUntil    *time.Time
+	LeaseToken    string     `gorm:"size:32;not null;default:''"`
+	TransactionID string     `gorm:"size:64;not null;default:''"`
+	PaidAt        *time.Time // the channel's payment time
+	ClosedAt      *time.Time
+	// RefundReserved is the sum of succeeded and processing refunds;
+	// RefundedFee the sum of succeeded ones. RefundReserved ≤ TotalFee is
+	// kept by a conditional update, whatever the concurrency.
+	RefundReserved int64 `gorm:"not null;default:0"`
+	RefundedFee    int64 `gorm:"not null;default:0"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Refund is one refund of a charge, unique on (AppID, OutRefundNo).
+type Refund struct {
+	ID          int64        `gorm:"primaryKey;autoIncrement"`
+	AppID       string       `gorm:"size:32;not null;uniqueIndex:,composite:app_refund,priority:1"`
+	OutRefundNo string       `gorm:"size:64;not null;uniqueIndex:,composite:app_refund,priority:2"`
+	ChargeID    int64        `gorm:"not null;index"`
+	OutTradeNo  string       `gorm:"size:32;not null"`
+	RefundFee   int64        `gorm:"not null"` // fen
+	RefundDesc  string       `gorm:"size:320;not null;default:''"`
+	Status      RefundStatus `gorm:"size:16;not null;index"`
+	// Submitted is set once the channel has accepted the refund request;
+	// until then a retry sends it again with the same OutRefundNo.
+	Submitted  bool `gorm:"not null;default:false"`
+	LeaseUntil *time.Time
+	LeaseToken string     `gorm:"size:32;not null;default:''"`
+	FailReason string     `gorm:"size:512;not null;default:''"`
+	RefundedAt *time.Time // the channel's refund time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Nonce is a used v2 request nonce, kept until its request could no longer
+// be accepted anyway.
+type Nonce struct {
+	AppID     string    `gorm:"primaryKey;size:32"`
+	Nonce     string    `gorm:"primaryKey;size:64"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
+// Notification is the audit record of one channel notification, kept
+// whether or not it was accepted.
+type Notification struct {
+	ID         int64  `gorm:"primaryKey;autoIncrement"`
+	AppID      string `gorm:"size:32;not null;index"`
+	Provider   string `gorm:"size:16;not null"`
+	Path       string `gorm:"size:64;not null"`
+	OutTradeNo string `gorm:"size:32;not null;default:'';index"`
+	Headers    string `gorm:"type:text"` // the channel's signature headers, JSON
+	Body       string `gorm:"type:text"`
+	Accepted   bool   `gorm:"not null"`
+	Error      string `gorm:"size:512;not null;default:''"`
+	CreatedAt  time.Time
+}
+
+// Tables names the pay center's tables for one prefix.
+type Tables struct {
+	Charges       string
+	Refunds       string
+	Nonces        string
+	Notifications string
+}
+
+// NewTables returns the table names for prefix (e.g. "pay_").
+func NewTables(prefix string) Tables {
+	return Tables{
+		Charges:       prefix + "charges",
+		Refunds:       prefix + "refunds",
+		Nonces:        prefix + "nonces",
+		Notifications: prefix + "notifications",
+	}
+}
+
+// Migrate creates or updates the tables. It is idempotent.
+func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
+	db = db.WithContext(ctx)
+	for _, m := range []struct {
+		table string
+		model any
+	}{
+		{t.Charges, &Charge{}},
+		{t.Refunds, &Refund{}},
+		{t.Nonces, &Nonce{}},
+		{t.Notifications, &Notification{}},
+	} {
+		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.table, err)
+		}
+	}
+	return nil
+}
