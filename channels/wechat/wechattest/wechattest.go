@@ -5,7 +5,7 @@
 // notifications.
 //
 //	srv := wechattest.NewServer(t)
-//	ch, err := wechat.New(srv.Config(wechattest.PublicKeyMode))
+//	ch, err := wechat.New(srv.ChannelConfig(wechattest.PublicKeyMode))
 //	params, err := ch.Create(ctx, &channels.CreateRequest{Code: channels.WxNative, ...})
 //	srv.Pay(outTradeNo)                                      // the buyer pays
 //	req := srv.NotificationRequest(callbackURL+"/paynotify",
@@ -241,9 +241,9 @@ func NewServer(t testing.TB) *Server {
 	return s
 }
 
-// Config returns a wechat.Config for the adapter pointing at the fake, in
+// ChannelConfig returns a wechat.Config for the adapter pointing at the fake, in
 // the given mode, with key material as PEM text.
-func (s *Server) Config(mode Mode) wechat.Config {
+func (s *Server) ChannelConfig(mode Mode) wechat.Config {
 	cfg := wechat.Config{
 		MchID:         s.MchID,
 		AppID:         s.AppID,
