@@ -68,19 +68,8 @@ func (c *Client) CreateCharge(ctx context.Context, p ChargeParams) (*PayInfo[jso
 	return createCharge[json.RawMessage](ctx, c, p)
 }
 
-// The per-channel methods below mirror the document's Java client. Their
-// arguments follow the Java examples' order:
-//
-//	(outTradeNo, totalFee, clientIp, subject, body, created, returnUrl,
-//	 timeExpire, attach, analysis, description[, openid])
-//
-// The document's examples pass "" for the last three strings, so their
-// relative order cannot be read from it; this client takes them as attach,
-// analysis, description. Use [Client.CreateCharge] with named fields when
-// in doubt. totalFee is in fen, created in ms since the epoch (0 means
-// now), timeExpire in seconds (0 means the server's default, one day);
-// empty optional strings are not sent.
-
+// javaArgs builds ChargeParams from the Java client's positional arguments
+// (see the package doc, "Charge methods").
 func javaArgs(ch Channel, outTradeNo string, totalFee int64, clientIP, subject, body string,
 	created int64, returnURL string, timeExpire int, attach, analysis, description string) ChargeParams {
 	return ChargeParams{

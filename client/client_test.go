@@ -27,7 +27,7 @@ var fixedNow = time.UnixMilli(1508739061000)
 // seenRequest is what the fake pay center received.
 type seenRequest struct {
 	Method      string
-	Path        string            // full path, base path included
+	Path        string // full path, base path included
 	ContentType string
 	Params      map[string]string // query and form parameters
 	Header      http.Header
@@ -614,5 +614,40 @@ func TestDefaults(t *testing.T) {
 	}
 	if p := f.requests()[0].Path; p != "/pay/api/charges/close" {
 		t.Errorf("path = %q", p)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	f := newFake(t, func(r seenRequest) (int, string) {
+		return ok(`{"channel":"WX_NATIVE","outTradeNo":"` + r.Params["outTradeNo"] + `","hasPay":false}`)
+	})
+	c := f.client(WithSignVersion(SignV2))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			no := fmt.Sprintf("order%04d", i)
+			res, err := c.GetPayResult(context.Background(), WxNative, no)
+			if err == nil && res.OutTradeNo != no {
+				err = fmt.Errorf("answer for %s carries %s", no, res.OutTradeNo)
+			}
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	nonces := map[string]bool{}
+	for _, r := range f.requests() {
+		nonces[r.Header.Get("nonce")] = true
+	}
+	if len(nonces) != 8 {
+		t.Errorf("%d distinct nonces for 8 concurrent requests", len(nonces))
 	}
 }

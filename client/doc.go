@@ -47,8 +47,28 @@
 // + sorted k=v))) with a random nonce per request. The path includes the
 // base path of the mount, taken from [WithBaseURL].
 //
-// Optional charge parameters left empty (or 0) are not sent at all, so the
-// pay center applies its defaults.
+// # Charge methods
+//
+// WxNativePay, WxAppPay, WxJsapiPay, WxMwebPay, AliWebPay, AliAppPay and
+// AliWapPay mirror the Java client's methods and take their arguments in
+// the order of the document's Java examples:
+//
+//	(ctx, outTradeNo, totalFee, clientIp, subject, body, created, returnUrl,
+//	 timeExpire, attach, analysis, description)   // WxJsapiPay: + openid
+//
+// The examples read, e.g., wxNativePay("test903289329", 100, "127.0.0.1",
+// "超级大礼包", "xxxxx", System.currentTimeMillis(), "http://www.163.com",
+// 7200, "", "", ""), which fixes every position up to timeExpire; the three
+// trailing strings are all "" there, so their order is this package's
+// choice (attach, analysis, description). [Client.CreateCharge] takes named
+// fields ([ChargeParams]) and is the safer call when in doubt. Optional
+// parameters left empty (or 0) are not sent at all, so the pay center
+// applies its defaults; created 0 means now.
+//
+// The client does not retry. Charge creation is idempotent on outTradeNo
+// and refunds on outRefundNo, so a caller may safely repeat a request with
+// the same numbers and parameters after a timeout or a [CodeInProgress]
+// answer.
 //
 // # Errors
 //

@@ -113,7 +113,9 @@ type WxNativeParams struct {
 }
 
 // WxJsapiParams are the channel params of [WxJsapi], ready for
-// wx.requestPayment / WeixinJSBridge "getBrandWCPayRequest".
+// wx.requestPayment / WeixinJSBridge "getBrandWCPayRequest". Field names
+// follow the document's JSON examples (its table's "noncestr"/"timestamp"
+// spellings decode too: JSON field matching is case-insensitive).
 type WxJsapiParams struct {
 	AppID     string `json:"appId"`
 	TimeStamp string `json:"timeStamp"`
