@@ -185,6 +185,20 @@ func TestCreateErrors(t *testing.T) {
 	if err == nil || channels.IsDefinite(err) {
 		t.Errorf("5xx: %v", err)
 	}
+	// The fake refuses a request signed with a key that is not the merchant's.
+	bad := srv.ChannelConfig(wechattest.PublicKeyMode)
+	bad.MchPrivateKey = wechattest.PrivateKeyPEM(srv.Keys.Other)
+	chBad, err := wechat.New(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = chBad.Create(ctx, createReq(channels.WxNative, "N0000011", 100))
+	if !errors.As(err, &ce) || ce.Code != "SIGN_ERROR" || srv.Rejected() != 1 {
+		t.Errorf("request signed with another key: %v (rejected %d)", err, srv.Rejected())
+	}
+	if _, ok := srv.Order("N0000011"); ok {
+		t.Error("order created despite a bad request signature")
+	}
 	// An answer signed with another key is not trusted.
 	srv.FailNext(wechattest.Fault{BadSignature: true})
 	_, err = ch.Create(ctx, createReq(channels.WxNative, "N0000010", 100))

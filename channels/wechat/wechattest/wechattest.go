@@ -764,6 +764,7 @@ type Notification struct {
 	Algorithm      string          // default AEAD_AES_256_GCM
 	Nonce          *string         // default: 12 random characters
 	AssociatedData *string         // default: ResourceKind
+	TamperAD       *string         // associated_data shown in the envelope, differing from the one encrypted with
 	APIv3Key       string          // default: the server's
 	OmitResource   bool            // no "resource" at all
 	Body           []byte          // when set, sent verbatim (and signed) instead of the envelope
@@ -776,7 +777,8 @@ type Notification struct {
 }
 
 // PaymentNotification returns a TRANSACTION.SUCCESS notification with the
-// order's current data (call Pay first).
+// order's current data (call Pay first; a refunded order still says SUCCESS,
+// as the notification is the one sent at payment time).
 func (s *Server) PaymentNotification(outTradeNo string, mode Mode) Notification {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -784,6 +786,10 @@ func (s *Server) PaymentNotification(outTradeNo string, mode Mode) Notification 
 	var tx map[string]any
 	if o != nil {
 		tx = transaction(o)
+		if o.State == StateRefund {
+			// The notification is sent when the buyer pays.
+			tx["trade_state"], tx["trade_state_desc"] = StateSuccess, StateSuccess
+		}
 	} else {
 		tx = map[string]any{"out_trade_no": outTradeNo}
 	}
@@ -865,6 +871,9 @@ func (s *Server) BuildNotification(n Notification) ([]byte, http.Header, error) 
 			ct, err := Encrypt(key, nonce, ad, n.Plaintext)
 			if err != nil {
 				return nil, nil, err
+			}
+			if n.TamperAD != nil {
+				ad = *n.TamperAD
 			}
 			env["resource"] = map[string]string{
 				"algorithm": alg, "ciphertext": ct, "nonce": nonce,
