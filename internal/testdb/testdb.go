@@ -24,6 +24,8 @@ import (
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/gopaycenter/paycenter/internal/core"
 )
 
 // Kind names a database engine.
@@ -45,12 +47,6 @@ const (
 	MySQLEnv    = "PAYCENTER_TEST_MYSQL_DSN"
 )
 
-// SQLiteDSN returns the DSN the pay center uses for an SQLite file: WAL,
-// synchronous=FULL, a 10 s busy timeout and immediate write transactions.
-func SQLiteDSN(path string) string {
-	return "file:" + path + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=1"
-}
-
 // Open returns a fresh database of kind for t, or skips t when the server's
 // DSN is not set.
 func Open(t testing.TB, kind Kind) *gorm.DB {
@@ -58,7 +54,7 @@ func Open(t testing.TB, kind Kind) *gorm.DB {
 	cfg := &gorm.Config{Logger: logger.Discard}
 	switch kind {
 	case SQLite:
-		db, err := gorm.Open(sqlite.Open(SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), cfg)
+		db, err := gorm.Open(sqlite.Open(core.SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), cfg)
 		if err != nil {
 			t.Fatalf("open sqlite: %v", err)
 		}

@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopaycenter/paycenter/channels/sandbox"
+	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// cashier renders the sandbox cashier page of a charge: its amount and
+// state, and Pay / Fail / Close buttons that post to /sandbox/pay.
+func (h *handler) cashier(c *gin.Context) {
+	ch, err := h.svc.SandboxCharge(c.Request.Context(), c.Param("appId"), c.Param("outTradeNo"))
+	if err != nil {
+		c.String(http.StatusNotFound, core.AsError(err).Msg)
+		return
+	}
+	data := map[string]any{
+		"Charge":  ch,
+		"Amount":  sandbox.Yuan(ch.TotalFee),
+		"PayPath": payPath(c.Request.URL.Path, c.Param("appId"), c.Param("outTradeNo")),
+		"Message": c.Query("message"),
+		"Paid":    ch.Status == models.ChargePaid,
+		"Open":    ch.Status == models.ChargeCreated,
+		"Return":  ch.ReturnURL,
+	}
+	if r := c.Query("redirect_url"); r != "" && data["Return"] == "" {
+		data["Return"] = r
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(http.StatusOK)
+	if err := cashierTmpl.Execute(c.Writer, data); err != nil {
+		h.logger(c).Error("paycenter: render sandbox cashier", "err", err)
+	}
+}
+
+// payPath derives {BasePath}/sandbox/pay from the cashier's own path, so
+// the page works under any BasePath and router group.
+func payPath(cashierPath, appID, outTradeNo string) string {
+	suffix := "/sandbox/cashier/" + appID + "/" + outTradeNo
+	if len(cashierPath) >= len(suffix) {
+		return cashierPath[:len(cashierPath)-len(suffix)] + "/sandbox/pay"
+	}
+	return "/sandbox/pay"
+}
+
+// sandboxPay applies a cashier outcome through the notification path. A
+// browser form (back=1) is redirected back to the cashier; any other
+// client gets JSON: 200 when the notification was accepted, 404 for an
+// unknown charge, 400 for a bad result, 502 when it was refused (as a
+// channel would see it refused; post again to redeliver).
+func (h *handler) sandboxPay(c *gin.Context) {
+	appID, outTradeNo, result := c.PostForm("appId"), c.PostForm("outTradeNo"), c.PostForm("result")
+	ch, err := h.svc.SandboxPay(c.Request.Context(), appID, outTradeNo, result)
+	if c.PostForm("back") == "1" {
+		loc := payPath(c.Request.URL.Path, "", "")
+		loc = loc[:len(loc)-len("/sandbox/pay")] + "/sandbox/cashier/" + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo)
+		if err != nil {
+			loc += "?message=" + url.QueryEscape(core.AsError(err).Msg)
+		}
+		c.Redirect(http.StatusSeeOther, loc)
+		return
+	}
+	if err != nil {
+		e := core.AsError(err)
+		status := http.StatusBadGateway
+		switch e.Code {
+		case core.CodeNotFound, core.CodeInvalidKey:
+			status = http.StatusNotFound
+		case core.CodeInvalid:
+			status = http.StatusBadRequest
+		}
+		msg := e.Msg
+		if e.Code == core.CodeInternal && e.Err != nil {
+			msg = e.Err.Error() // our own refusal text; carries no secrets
+		}
+		c.JSON(status, gin.H{"ok": false, "error": msg})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ok": true, "appId": appID, "outTradeNo": outTradeNo, "result": result, "status": ch.Status})
+}
+
+var cashierTmpl = template.Must(template.New("cashier").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox cashier · {{.Charge.OutTradeNo}}</title>
+<style>
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;padding:2rem}
+main{max-width:28rem;margin:auto;background:#fff;border-radius:12px;padding:1.5rem 2rem;box-shadow:0 2px 12px #0001}
+h1{font-size:1.1rem;color:#555;margin:0 0 1rem}.amount{font-size:2.2rem;font-weight:600;margin:.5rem 0}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;color:#333}dt{color:#888}
+.buttons{display:flex;gap:.5rem;margin-top:1.5rem}button{flex:1;padding:.7rem;border:0;border-radius:8px;font-size:1rem;cursor:pointer}
+.pay{background:#1aad19;color:#fff}.fail{background:#e9a100;color:#fff}.close{background:#ccc}
+.msg{background:#fff4e5;border-radius:8px;padding:.6rem;margin-top:1rem}.status{font-weight:600}
+</style></head><body><main>
+<h1>Sandbox cashier — no real money moves</h1>
+<div class="amount">¥{{.Amount}}</div>
+<dl><dt>Order</dt><dd id="outTradeNo">{{.Charge.OutTradeNo}}</dd>
+<dt>Subject</dt><dd>{{.Charge.Subject}}</dd>
+<dt>Channel</dt><dd>{{.Charge.Channel}}</dd>
+<dt>Status</dt><dd class="status" id="status">{{.Charge.Status}}</dd></dl>
+{{if .Message}}<p class="msg" id="message">{{.Message}}</p>{{end}}
+{{if .Open}}<div class="buttons">
+{{range $r := (slice "success" "fail" "close")}}<form method="post" action="{{$.PayPath}}" style="flex:1;display:flex">
+<input type="hidden" name="appId" value="{{$.Charge.AppID}}"><input type="hidden" name="outTradeNo" value="{{$.Charge.OutTradeNo}}">
+<input type="hidden" name="result" value="{{$r}}"><input type="hidden" name="back" value="1">
+<button id="{{$r}}" class="{{if eq $r "success"}}pay{{else}}{{$r}}{{end}}">{{if eq $r "success"}}Pay{{else if eq $r "fail"}}Fail{{else}}Close{{end}}</button></form>{{end}}
+</div>{{end}}
+{{if and .Paid .Return}}<p><a id="return" href="{{.Return}}">Return to the merchant</a></p>{{end}}
+</main></body></html>`))

@@ -1,0 +1,141 @@
+package core
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/gopaycenter/paycenter/internal/sign"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// Request validity (SPEC 2.1).
+const (
+	DefaultExpires = 300_000 // ms
+	MaxExpires     = 600_000 // ms
+	MaxFutureSkew  = 5 * time.Minute
+)
+
+var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+
+// SignedRequest is what the signature covers: the method, the path as the
+// server received it, and every parameter (query, form and the common
+// parameters, whether they came as headers or parameters), sign included.
+type SignedRequest struct {
+	Method string
+	Path   string
+	Params map[string]string
+}
+
+// Authenticate checks the common parameters and the signature of r and
+// returns the calling app. The order of the checks: key, sign, version,
+// timestamp/expires/nonce syntax, signature, freshness, nonce replay — so
+// that only an authentic request can use up a nonce.
+func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, error) {
+	p := r.Params
+	key := p["key"]
+	if key == "" {
+		return nil, missing("key")
+	}
+	e, ok := s.byKey[key]
+	if !ok {
+		return nil, newErr(CodeInvalidKey, "key is not the key of any app")
+	}
+	got := p["sign"]
+	if got == "" {
+		return nil, missing("sign")
+	}
+	v2 := p["version"] == "v2" || p["version"] == "v2.0"
+	if !v2 && e.MinSignVersion == 2 {
+		return nil, newErr(CodeBadSign, "this app accepts only signature version v2 (version=v2 with timestamp and nonce)")
+	}
+	var ts, expires int64 = 0, DefaultExpires
+	_, hasTS := p["timestamp"]
+	if hasTS {
+		var err error
+		if ts, err = strconv.ParseInt(p["timestamp"], 10, 64); err != nil || ts <= 0 {
+			return nil, invalid("timestamp", "must be a time in milliseconds since the epoch")
+		}
+	}
+	if raw, ok := p["expires"]; ok {
+		var err error
+		if expires, err = strconv.ParseInt(raw, 10, 64); err != nil || expires < 0 {
+			return nil, invalid("expires", "must be a non-negative number of milliseconds")
+		}
+		expires = min(expires, MaxExpires)
+	}
+	nonce := p["nonce"]
+	if v2 {
+		if !hasTS {
+			return nil, missing("timestamp (signature v2)")
+		}
+		if nonce == "" {
+			return nil, missing("nonce (signature v2)")
+		}
+		if !nonceRE.MatchString(nonce) {
+			return nil, invalid("nonce", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	}
+	base := sign.BaseString(r.Method, r.Path, p)
+	want, rule := sign.V1(base, e.Secret), "v1: MD5 of the URL-encoded METHOD + path + sorted name=value pairs + secret"
+	if v2 {
+		want, rule = sign.V2(base, e.Secret), "v2: HMAC-SHA256 with the secret of the URL-encoded METHOD + path + sorted name=value pairs"
+	}
+	if !sign.Equal(got, want) {
+		return nil, newErr(CodeBadSign, "sign does not match the request (signature %s)", rule)
+	}
+	now := s.utcNow()
+	if hasTS {
+		t := time.UnixMilli(ts)
+		if now.After(t.Add(time.Duration(expires) * time.Millisecond)) {
+			return nil, newErr(CodeExpired, "request expired: timestamp + expires (%d ms) is in the past", expires)
+		}
+		if t.After(now.Add(MaxFutureSkew)) {
+			return nil, newErr(CodeExpired, "timestamp is more than 5 minutes in the future")
+		}
+	}
+	if v2 {
+		until := time.UnixMilli(ts).Add(time.Duration(expires) * time.Millisecond).UTC()
+		if err := s.useNonce(ctx, e.ID, nonce, until); err != nil {
+			return nil, err
+		}
+	}
+	return &e.App, nil
+}
+
+// useNonce records nonce as used until the request carrying it could no
+// longer be accepted; a second use within that window is 10005.
+func (s *Service) useNonce(ctx context.Context, appID, nonce string, until time.Time) error {
+	res := s.db.WithContext(ctx).Table(s.t.Nonces).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until})
+	if res.Error != nil {
+		return internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		// Either replayed, or an expired row not purged yet: a request that
+		// old would have been refused above, so this is a replay.
+		return newErr(CodeExpired, "nonce has already been used")
+	}
+	s.nonces.maybePurge(ctx, s)
+	return nil
+}
+
+// nonceJanitor deletes expired nonces every purgeEvery uses.
+type nonceJanitor struct{ n atomic.Int64 }
+
+const purgeEvery = 512
+
+func (j *nonceJanitor) maybePurge(ctx context.Context, s *Service) {
+	if j.n.Add(1)%purgeEvery != 0 {
+		return
+	}
+	err := s.db.WithContext(ctx).Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).
+		Delete(&models.Nonce{}).Error
+	if err != nil {
+		s.logger(ctx).Warn("paycenter: purge expired nonces", "err", err)
+	}
+}

@@ -1,0 +1,404 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// CreateCharge creates a charge, or returns the existing one for the same
+// (app, outTradeNo) and parameters (SPEC 2.3). It runs in phases, each a
+// recovery point: reserve the row, commit, call the channel under a lease,
+// record its channelParams. Exactly one caller at a time calls the channel;
+// a concurrent identical request gets the stored result or 20004.
+func (s *Service) CreateCharge(ctx context.Context, appID string, p CreateChargeParams) (*ChargeResult, error) {
+	e, ch, err := s.prepareCharge(appID, &p)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.reserveCharge(ctx, s.db, e, &p)
+	if err != nil {
+		return nil, err
+	}
+	return s.channelOrder(ctx, e, ch, c)
+}
+
+// CreateChargeTx reserves the charge inside the host's transaction tx,
+// with every rule and the idempotency of CreateCharge, but calls no
+// channel (no network call happens inside a transaction): the result has
+// no ChannelParams. After tx commits, call CreateCharge with the same
+// parameters to open the channel order and get them.
+func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string, p CreateChargeParams) (*ChargeResult, error) {
+	e, _, err := s.prepareCharge(appID, &p)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.reserveCharge(ctx, tx, e, &p)
+	if err != nil {
+		return nil, err
+	}
+	var params channels.Params
+	if c.ChannelParams != "" {
+		_ = json.Unmarshal([]byte(c.ChannelParams), &params)
+	}
+	return chargeResult(c, params), nil
+}
+
+func (s *Service) prepareCharge(appID string, p *CreateChargeParams) (*appEntry, channels.Channel, error) {
+	e, err := s.app(appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.normalize(&e.App); err != nil {
+		return nil, nil, err
+	}
+	ch := e.byCode[p.Channel]
+	if ch == nil {
+		return nil, nil, newErr(CodeNoChannel, "channel %s is not configured for this app", p.Channel)
+	}
+	return e, ch, nil
+}
+
+// reserveCharge inserts the charge, or finds the earlier one with the same
+// (app, outTradeNo) and checks that it is the same request and still payable.
+func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, p *CreateChargeParams) (*models.Charge, error) {
+	now := s.utcNow()
+	c := &models.Charge{
+		AppID: e.ID, OutTradeNo: p.OutTradeNo, Channel: p.Channel, TotalFee: p.TotalFee, FeeType: p.FeeType,
+		ClientIP: p.ClientIP, Subject: p.Subject, Body: p.Body, Description: p.Description, Attach: p.Attach,
+		Analysis: p.Analysis, ReturnURL: p.ReturnURL, OpenID: p.OpenID, CreatedMs: p.Created,
+		TimeExpire: p.TimeExpire, ExpireAt: now.Add(time.Duration(p.TimeExpire) * time.Second),
+		Status: models.ChargeCreated, CreatedAt: now, UpdatedAt: now,
+	}
+	res := s.charges(db.WithContext(ctx)).Clauses(clause.OnConflict{DoNothing: true}).Create(c)
+	if res.Error != nil {
+		return nil, internal(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return c, nil
+	}
+	c, err := s.findCharge(ctx, db, e.ID, p.OutTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if field := p.differs(c); field != "" {
+		return nil, newErr(CodeExists, "outTradeNo %s already exists with a different %s", p.OutTradeNo, field)
+	}
+	switch {
+	case c.Status == models.ChargePaid:
+		return nil, newErr(CodeExists, "outTradeNo %s already exists and is paid", p.OutTradeNo)
+	case c.Status == models.ChargeClosed:
+		return nil, newErr(CodeExists, "outTradeNo %s already exists and is closed", p.OutTradeNo)
+	case now.After(c.ExpireAt):
+		return nil, newErr(CodeExists, "outTradeNo %s already exists and has expired", p.OutTradeNo)
+	}
+	return c, nil
+}
+
+// channelOrder returns the charge's channelParams, opening the channel
+// order first when there is none yet.
+func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) (*ChargeResult, error) {
+	if c.ChannelParams != "" {
+		return s.storedOrder(c)
+	}
+	now := s.utcNow()
+	tok := token()
+	lease := now.Add(2*s.timeout + 5*time.Second)
+	res := s.charges(s.db.WithContext(ctx)).
+		Where("id = ? AND status = ? AND (channel_params IS NULL OR channel_params = '')", c.ID, models.ChargeCreated).
+		Where("lease_until IS NULL OR lease_until < ?", now).
+		Updates(map[string]any{"lease_until": lease, "lease_token": tok})
+	if res.Error != nil {
+		return nil, internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		cur, err := s.findCharge(ctx, s.db, c.AppID, c.OutTradeNo)
+		if err != nil {
+			return nil, err
+		}
+		if cur.ChannelParams != "" {
+			return s.storedOrder(cur)
+		}
+		if cur.Status != models.ChargeCreated {
+			return nil, newErr(CodeExists, "outTradeNo %s already exists and is %s", c.OutTradeNo, cur.Status)
+		}
+		return nil, newErr(CodeInProgress, "another request with outTradeNo %s is being processed; retry", c.OutTradeNo)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	params, err := ch.Create(cctx, &channels.CreateRequest{
+		AppID: c.AppID, Code: c.Channel, OutTradeNo: c.OutTradeNo, TotalFee: c.TotalFee,
+		Subject: c.Subject, Body: c.Body, Description: c.Description, ClientIP: c.ClientIP,
+		Attach: c.Attach, ReturnURL: c.ReturnURL, OpenID: c.OpenID, ExpireAt: c.ExpireAt,
+		CallbackURL: s.callbackURL(c.AppID, ch),
+	})
+	cancel()
+	if err != nil {
+		// Release the lease so that a retry of the same request calls the
+		// channel again (with the same outTradeNo).
+		rel := s.charges(s.db.WithContext(context.WithoutCancel(ctx))).Where("id = ? AND lease_token = ?", c.ID, tok).
+			Updates(map[string]any{"lease_until": nil, "lease_token": ""})
+		if rel.Error != nil {
+			s.logger(ctx).Error("paycenter: release charge lease", "outTradeNo", c.OutTradeNo, "err", rel.Error)
+		}
+		return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatOrder, "create the order", err)
+	}
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return nil, internal(err)
+	}
+	res = s.charges(s.db.WithContext(context.WithoutCancel(ctx))).
+		Where("id = ? AND (channel_params IS NULL OR channel_params = '')", c.ID).
+		Updates(map[string]any{"channel_params": string(raw), "lease_until": nil, "lease_token": "", "updated_at": s.utcNow()})
+	if res.Error != nil {
+		return nil, internal(res.Error)
+	}
+	if res.RowsAffected == 0 { // our lease ran out and another caller finished first
+		cur, err := s.findCharge(ctx, s.db, c.AppID, c.OutTradeNo)
+		if err != nil {
+			return nil, err
+		}
+		return s.storedOrder(cur)
+	}
+	c.ChannelParams = string(raw)
+	return chargeResult(c, params), nil
+}
+
+func (s *Service) storedOrder(c *models.Charge) (*ChargeResult, error) {
+	var params channels.Params
+	if err := json.Unmarshal([]byte(c.ChannelParams), &params); err != nil {
+		return nil, internal(fmt.Errorf("charge %d: stored channel params: %w", c.ID, err))
+	}
+	return chargeResult(c, params), nil
+}
+
+// channelError turns an adapter error into the provider's error code with
+// the channel's own message; an unknown outcome gets a generic message and
+// the cause is logged.
+func channelError(ctx context.Context, s *Service, provider string, wechatCode int, what string, err error) error {
+	code := providerCode(provider, wechatCode)
+	var ce *channels.Error
+	if errors.As(err, &ce) {
+		return &Error{Code: code, Msg: fmt.Sprintf("the channel refused to %s: %s", what, ce.Message), Err: err}
+	}
+	s.logger(ctx).Warn("paycenter: channel call failed", "op", what, "err", err)
+	return &Error{Code: code, Msg: fmt.Sprintf("the channel could not %s (no answer or an unreadable one); retry with the same parameters", what), Err: err}
+}
+
+func (s *Service) findCharge(ctx context.Context, db *gorm.DB, appID, outTradeNo string) (*models.Charge, error) {
+	var c models.Charge
+	err := s.charges(db.WithContext(ctx)).Where("app_id = ? AND out_trade_no = ?", appID, outTradeNo).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, newErr(CodeNotFound, "no charge with outTradeNo %s", outTradeNo)
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &c, nil
+}
+
+func (s *Service) chargeOn(ctx context.Context, db *gorm.DB, appID string, code channels.Code, outTradeNo string) (*models.Charge, error) {
+	if err := ValidateChannel(code); err != nil {
+		return nil, err
+	}
+	if err := ValidateOutTradeNo(outTradeNo); err != nil {
+		return nil, err
+	}
+	c, err := s.findCharge(ctx, db, appID, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if c.Channel != code {
+		return nil, newErr(CodeNotFound, "no charge with outTradeNo %s on channel %s", outTradeNo, code)
+	}
+	return c, nil
+}
+
+// PayResult answers whether a charge is paid (SPEC 2.4). An unpaid charge of
+// a channel that can be queried is checked with the channel first, and a
+// payment found there is applied exactly as a notification would be.
+func (s *Service) PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*PayResult, error) {
+	e, err := s.app(appID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.chargeOn(ctx, s.db, appID, code, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.ChargeCreated && c.ChannelParams != "" {
+		ch := e.byCode[c.Channel]
+		if q, ok := ch.(channels.Querier); ok && ch != s.sandbox {
+			qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+			pay, err := q.QueryPayment(qctx, appID, c.Channel, c.OutTradeNo)
+			cancel()
+			if err != nil {
+				s.logger(ctx).Warn("paycenter: active query failed; answering from local state", "outTradeNo", c.OutTradeNo, "err", err)
+			} else if err := s.applyPayment(ctx, c, pay); err != nil {
+				s.logger(ctx).Warn("paycenter: applying the active query's answer failed", "outTradeNo", c.OutTradeNo, "err", err)
+			} else if c, err = s.findCharge(ctx, s.db, appID, outTradeNo); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return payResult(c), nil
+}
+
+// PayResultTx answers from the state visible in tx, without asking the
+// channel.
+func (s *Service) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*PayResult, error) {
+	if _, err := s.app(appID); err != nil {
+		return nil, err
+	}
+	c, err := s.chargeOn(ctx, tx, appID, code, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return payResult(c), nil
+}
+
+// CloseCharge closes an unpaid charge at the channel, then locally (OnClosed
+// runs). Closing a closed charge closes it at the channel again and succeeds;
+// a paid charge is 20003.
+func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
+	e, err := s.app(appID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.chargeOn(ctx, s.db, appID, code, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.ChargePaid {
+		return nil, newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+	}
+	ch := e.byCode[c.Channel]
+	if closer, ok := ch.(channels.Closer); ok && ch != nil && c.ChannelParams != "" {
+		cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		err := closer.ClosePayment(cctx, appID, c.Channel, c.OutTradeNo)
+		cancel()
+		if errors.Is(err, channels.ErrAlreadyPaid) {
+			if q, ok := ch.(channels.Querier); ok {
+				qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+				if pay, qerr := q.QueryPayment(qctx, appID, c.Channel, c.OutTradeNo); qerr == nil {
+					if aerr := s.applyPayment(ctx, c, pay); aerr != nil {
+						s.logger(ctx).Error("paycenter: applying a payment found while closing", "outTradeNo", c.OutTradeNo, "err", aerr)
+					}
+				}
+				cancel()
+			}
+			return nil, newErr(CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
+		}
+		if err != nil {
+			return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatQuery, "close the order", err)
+		}
+	}
+	if err := s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) }); err != nil {
+		return nil, err
+	}
+	c, err = s.findCharge(ctx, s.db, appID, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.ChargePaid {
+		return nil, newErr(CodeExists, "charge %s was paid meanwhile and cannot be closed; refund it instead", outTradeNo)
+	}
+	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: c.Status}, nil
+}
+
+// CloseChargeTx closes an unpaid charge locally inside the host's
+// transaction (OnClosed runs in it). It does not call the channel; call
+// CloseCharge after tx commits to close the channel order too (a payment
+// that still arrives is recorded as a late payment).
+func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
+	if _, err := s.app(appID); err != nil {
+		return nil, err
+	}
+	c, err := s.chargeOn(ctx, tx, appID, code, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == models.ChargePaid {
+		return nil, newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+	}
+	if err := inHostTx(ctx, tx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) }); err != nil {
+		return nil, err
+	}
+	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: models.ChargeClosed}, nil
+}
+
+// markClosed moves a CREATED charge to CLOSED and runs OnClosed, in tx.
+// Anything else is left alone.
+func (s *Service) markClosed(ctx context.Context, tx *gorm.DB, id int64) error {
+	now := s.utcNow()
+	res := s.charges(tx).Where("id = ? AND status = ?", id, models.ChargeCreated).
+		Updates(map[string]any{"status": models.ChargeClosed, "closed_at": now, "updated_at": now})
+	if res.Error != nil {
+		return internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	var c models.Charge
+	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return internal(err)
+	}
+	return s.hooks.RunClosed(ctx, &hooks.Closed{Tx: tx, Charge: &c})
+}
+
+// applyPayment applies what a channel said about charge c: a payment (the
+// amount must be the charge's), a closure, or nothing.
+func (s *Service) applyPayment(ctx context.Context, c *models.Charge, p *channels.Payment) error {
+	if p == nil {
+		return nil
+	}
+	switch p.Status {
+	case channels.PaymentPaid:
+		if p.TotalFee != c.TotalFee {
+			return fmt.Errorf("paid amount %d fen does not match the charge's %d fen", p.TotalFee, c.TotalFee)
+		}
+		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markPaid(ctx, tx, c.ID, p) })
+	case channels.PaymentClosed:
+		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) })
+	}
+	return nil // pending or a failed attempt: nothing changes
+}
+
+// markPaid moves a charge to PAID (from CREATED, or from CLOSED as a late
+// payment) and runs OnPaid, in tx. A charge already PAID is left alone, so
+// duplicate and concurrent notifications fire the hook once.
+func (s *Service) markPaid(ctx context.Context, tx *gorm.DB, id int64, p *channels.Payment) error {
+	now := s.utcNow()
+	paidAt := p.PaidAt.UTC()
+	if p.PaidAt.IsZero() {
+		paidAt = now
+	}
+	res := s.charges(tx).Where("id = ? AND status IN ?", id, []models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}).
+		Updates(map[string]any{
+			"late_paid":      gorm.Expr("CASE WHEN status = ? OR expire_at < ? THEN ? ELSE ? END", models.ChargeClosed, now, true, false),
+			"status":         models.ChargePaid,
+			"transaction_id": p.TransactionID,
+			"paid_at":        paidAt,
+			"updated_at":     now,
+		})
+	if res.Error != nil {
+		return internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	var c models.Charge
+	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return internal(err)
+	}
+	return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: tx, Charge: &c, Late: c.LatePaid})
+}

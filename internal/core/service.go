@@ -1,0 +1,196 @@
+// Package core is the pay center's engine: validation, idempotent charge
+// and refund state machines, request authentication and notification
+// handling, over GORM. The root package wires it; handlers serve it over HTTP.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// App is a merchant application of the pay center.
+type App struct {
+	// ID identifies the app in callback URLs and in the database: 1 to 32
+	// letters or digits.
+	ID string
+	// Key and Secret authenticate the app's requests (the document's
+	// "key"; the secret signs). Both required.
+	Key    string
+	Secret string
+	// NotifyURL receives the app's webhooks (optional).
+	NotifyURL string
+	// MinSignVersion is 1 (default: v1 and v2 accepted) or 2 (only v2).
+	MinSignVersion int
+	// ReturnURLHosts, when not empty, lists the hosts allowed in returnUrl.
+	ReturnURLHosts []string
+	// Channels are this app's own channel accounts; for the codes they
+	// serve they override the pay center's Config.Channels.
+	Channels []channels.Channel
+}
+
+// Options configure a Service. The root package fills every field.
+type Options struct {
+	DB             *gorm.DB
+	Tables         models.Tables
+	Apps           []App
+	Channels       []channels.Channel // config-level
+	Sandbox        channels.Channel   // nil when sandbox mode is off
+	Hooks          *hooks.Registry
+	BasePath       string
+	PublicURL      string
+	Logger         *slog.Logger
+	Now            func() time.Time
+	ChannelTimeout time.Duration
+	QueryTimeout   time.Duration
+}
+
+// Service is the pay center engine.
+type Service struct {
+	db       *gorm.DB
+	t        models.Tables
+	apps     map[string]*appEntry
+	byKey    map[string]*appEntry
+	sandbox  channels.Channel
+	hooks    *hooks.Registry
+	base     string
+	public   string
+	log      *slog.Logger
+	now      func() time.Time
+	timeout  time.Duration
+	qtimeout time.Duration
+	nonces   nonceJanitor
+}
+
+type appEntry struct {
+	App
+	byCode     map[channels.Code]channels.Channel
+	byProvider map[string]channels.Channel
+}
+
+var appIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+
+// New builds a Service. It validates the apps and their channels.
+func New(o Options) (*Service, error) {
+	s := &Service{
+		db: o.DB, t: o.Tables, sandbox: o.Sandbox, hooks: o.Hooks,
+		base: strings.TrimRight(o.BasePath, "/"), public: strings.TrimRight(o.PublicURL, "/"),
+		log: o.Logger, now: o.Now, timeout: o.ChannelTimeout, qtimeout: o.QueryTimeout,
+		apps: map[string]*appEntry{}, byKey: map[string]*appEntry{},
+	}
+	if len(o.Apps) == 0 {
+		return nil, fmt.Errorf("no apps configured")
+	}
+	for i, a := range o.Apps {
+		switch {
+		case !appIDRE.MatchString(a.ID):
+			return nil, fmt.Errorf("Apps[%d].ID %q must be 1 to 32 letters or digits", i, a.ID)
+		case a.Key == "" || a.Secret == "":
+			return nil, fmt.Errorf("Apps[%d] (%s): Key and Secret are required", i, a.ID)
+		case a.MinSignVersion < 0 || a.MinSignVersion > 2:
+			return nil, fmt.Errorf("Apps[%d] (%s): MinSignVersion must be 1 or 2", i, a.ID)
+		case s.apps[a.ID] != nil:
+			return nil, fmt.Errorf("Apps[%d]: duplicate ID %q", i, a.ID)
+		case s.byKey[a.Key] != nil:
+			return nil, fmt.Errorf("Apps[%d] (%s): Key is used by another app", i, a.ID)
+		}
+		if a.NotifyURL != "" {
+			if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("Apps[%d] (%s): NotifyURL must be an absolute http(s) URL", i, a.ID)
+			}
+		}
+		e := &appEntry{App: a, byCode: map[channels.Code]channels.Channel{}, byProvider: map[string]channels.Channel{}}
+		// Precedence: the app's own channels, then the config-level ones,
+		// then the sandbox for whatever is left.
+		for _, list := range [][]channels.Channel{a.Channels, o.Channels, {o.Sandbox}} {
+			for _, ch := range list {
+				if ch == nil {
+					continue
+				}
+				for _, code := range channels.Codes {
+					if e.byCode[code] == nil && ch.Supports(code) {
+						e.byCode[code] = ch
+						if e.byProvider[ch.Provider()] == nil {
+							e.byProvider[ch.Provider()] = ch
+						}
+					}
+				}
+			}
+		}
+		s.apps[a.ID] = e
+		s.byKey[a.Key] = e
+	}
+	return s, nil
+}
+
+// App returns the app with id.
+func (s *Service) App(id string) (*App, bool) {
+	e, ok := s.apps[id]
+	if !ok {
+		return nil, false
+	}
+	return &e.App, true
+}
+
+func (s *Service) app(id string) (*appEntry, error) {
+	e, ok := s.apps[id]
+	if !ok {
+		return nil, newErr(CodeInvalidKey, "unknown app %q", id)
+	}
+	return e, nil
+}
+
+// callbackURL is where a channel posts notifications for app.
+func (s *Service) callbackURL(appID string, ch channels.Channel) string {
+	return s.public + s.base + "/callbacks/" + appID + "/" + ch.Provider()
+}
+
+// Sandbox returns the sandbox channel, or nil when sandbox mode is off.
+func (s *Service) Sandbox() channels.Channel { return s.sandbox }
+
+// logger returns the request's logger (carrying requestId) or the default.
+func (s *Service) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying l, used for every log line of a request.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// LoggerFrom returns the logger WithLogger put in ctx, or nil.
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	l, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+	return l
+}
+
+// Logger returns the pay center's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+func (s *Service) utcNow() time.Time { return s.now().UTC() }
+
+func token() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Service) charges(db *gorm.DB) *gorm.DB { return db.Table(s.t.Charges) }
+func (s *Service) refunds(db *gorm.DB) *gorm.DB { return db.Table(s.t.Refunds) }

@@ -1,0 +1,301 @@
+package paycenter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/sandbox"
+	"github.com/gopaycenter/paycenter/handlers"
+	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// App is a merchant application: its key and secret, webhook URL, signature
+// policy, allowed return hosts and optional channel accounts of its own.
+type App = core.App
+
+// Error is the error type of every pay center operation: Code is the
+// document's errorCode (see the Code... constants), Msg the errorMsg. Use
+// errors.As to read it.
+type Error = core.Error
+
+// Parameters and results of the in-process API; they mirror the HTTP API.
+type (
+	// CreateChargeParams are the parameters of a create (POST /api/charges).
+	CreateChargeParams = core.CreateChargeParams
+	// ChargeResult is the answer to a create.
+	ChargeResult = core.ChargeResult
+	// PayResult is the answer of pay-result.
+	PayResult = core.PayResult
+	// RefundParams are the parameters of a refund (POST /api/refunds).
+	RefundParams = core.RefundParams
+	// RefundResult is the answer to a refund or a refund result query.
+	RefundResult = core.RefundResult
+	// CloseResult is the answer to a close.
+	CloseResult = core.CloseResult
+)
+
+// Error codes: the document's, and our extensions 20004–20006.
+const (
+	CodeInternal     = core.CodeInternal     // 10001 internal server error
+	CodeMethod       = core.CodeMethod       // 10002 wrong request method
+	CodeInvalidKey   = core.CodeInvalidKey   // 10003 invalid app key
+	CodeBadSign      = core.CodeBadSign      // 10004 signature check failed
+	CodeExpired      = core.CodeExpired      // 10005 request expired or nonce replayed
+	CodeMissing      = core.CodeMissing      // 10006 required parameter missing
+	CodeInvalid      = core.CodeInvalid      // 10007 invalid parameter
+	CodeNotFound     = core.CodeNotFound     // 10008 resource does not exist
+	CodeOverLimit    = core.CodeOverLimit    // 10009 over threshold (refund over the refundable balance)
+	CodeNoChannel    = core.CodeNoChannel    // 20001 channel not supported for the app
+	CodeExists       = core.CodeExists       // 20003 order exists with other parameters, or is paid/closed
+	CodeInProgress   = core.CodeInProgress   // 20004 same outTradeNo/outRefundNo being processed; retry
+	CodeNotPaid      = core.CodeNotPaid      // 20005 the order is not paid
+	CodeClosed       = core.CodeClosed       // 20006 the order is closed or expired
+	CodeWechatOrder  = core.CodeWechatOrder  // 30001 WeChat order failed
+	CodeWechatQuery  = core.CodeWechatQuery  // 30002 WeChat query or close failed
+	CodeWechatRefund = core.CodeWechatRefund // 30003 WeChat refund failed
+	CodeAlipayOrder  = core.CodeAlipayOrder  // 30101 Alipay order failed
+	CodeAlipayQuery  = core.CodeAlipayQuery  // 30102 Alipay query or close failed
+	CodeAlipayRefund = core.CodeAlipayRefund // 30103 Alipay refund failed
+)
+
+var tablePrefixRE = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
+
+// PayCenter is a mounted-or-mountable pay center. Create it with New.
+type PayCenter struct {
+	cfg     Config
+	db      *gorm.DB
+	ownDB   bool
+	tables  models.Tables
+	svc     *core.Service
+	sandbox *sandbox.Channel
+	apps    []App
+	once    sync.Once
+}
+
+// New validates cfg, opens the default database when cfg.DB is nil,
+// migrates the tables (unless cfg.SkipMigrate) and returns the pay center.
+// It starts nothing and makes no network call.
+func New(cfg Config) (*PayCenter, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
+	}
+	pc := &PayCenter{cfg: cfg, db: cfg.DB, tables: models.NewTables(cfg.TablePrefix), apps: cfg.Apps}
+
+	sandboxOn := cfg.Sandbox == SandboxOn || (cfg.Sandbox == SandboxAuto && !cfg.realChannels())
+	if len(pc.apps) == 0 {
+		if !sandboxOn {
+			return nil, errors.New("paycenter: invalid config: Apps is empty (a development app is generated only in sandbox mode)")
+		}
+		dev := App{ID: "dev", Key: randomHex(16), Secret: randomHex(24)}
+		pc.apps = []App{dev}
+		cfg.Logger.Info("paycenter: no apps configured; generated a development app (sandbox mode)",
+			"appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
+	}
+
+	if pc.db == nil {
+		db, err := OpenSQLite("paycenter.db")
+		if err != nil {
+			return nil, err
+		}
+		pc.db, pc.ownDB = db, true
+	}
+	reg, err := hooks.NewRegistry(cfg.Hooks)
+	if err != nil {
+		pc.closeDB()
+		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
+	}
+	var sb channels.Channel
+	if sandboxOn {
+		prefix := cfg.PublicURL + cfg.BasePath + "/sandbox/cashier/"
+		pc.sandbox = sandbox.New(sandbox.Config{RefundDelay: cfg.SandboxRefundDelay, Now: cfg.Now,
+			CashierURL: func(appID, outTradeNo string) string {
+				return prefix + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo)
+			}})
+		sb = pc.sandbox
+	}
+	pc.svc, err = core.New(core.Options{
+		DB: pc.db, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
+		BasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
+		ChannelTimeout: cfg.ChannelTimeout, QueryTimeout: cfg.QueryTimeout,
+	})
+	if err != nil {
+		pc.closeDB()
+		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
+	}
+	if !cfg.SkipMigrate {
+		if err := pc.Migrate(context.Background()); err != nil {
+			pc.closeDB()
+			return nil, err
+		}
+	}
+	return pc, nil
+}
+
+// Mount is New followed by (*PayCenter).Mount: the one-line set-up.
+func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
+	pc, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pc.Mount(r)
+	return pc, nil
+}
+
+// Mount registers the routes on r, a *gin.Engine or a *gin.RouterGroup:
+//
+//	POST     {BasePath}/api/charges
+//	GET|POST {BasePath}/api/charges/pay-result
+//	POST     {BasePath}/api/charges/close
+//	POST     {BasePath}/api/refunds
+//	GET|POST {BasePath}/api/refunds/result
+//	POST     {BasePath}/callbacks/{appId}/{provider}/...
+//	GET      {BasePath}/sandbox/cashier/{appId}/{outTradeNo}   (sandbox mode)
+//	POST     {BasePath}/sandbox/pay                            (sandbox mode)
+func (pc *PayCenter) Mount(r gin.IRouter) {
+	handlers.Register(r, pc.svc, handlers.Options{BasePath: pc.cfg.BasePath, Sandbox: pc.sandbox != nil})
+}
+
+// Close releases what New opened: the default SQLite database. A host's
+// own Config.DB is left open. Close is safe to call more than once.
+func (pc *PayCenter) Close() error {
+	var err error
+	pc.once.Do(func() { err = pc.closeDB() })
+	return err
+}
+
+func (pc *PayCenter) closeDB() error {
+	if !pc.ownDB || pc.db == nil {
+		return nil
+	}
+	sqlDB, err := pc.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Migrate creates or updates the pay center's tables.
+func (pc *PayCenter) Migrate(ctx context.Context) error {
+	if err := models.Migrate(ctx, pc.db, pc.tables); err != nil {
+		return fmt.Errorf("paycenter: %w", err)
+	}
+	return nil
+}
+
+// DB returns the database the pay center uses.
+func (pc *PayCenter) DB() *gorm.DB { return pc.db }
+
+// Tables returns the names of the pay center's tables.
+func (pc *PayCenter) Tables() models.Tables { return pc.tables }
+
+// Apps returns the apps, including a generated development app.
+func (pc *PayCenter) Apps() []App { return append([]App(nil), pc.apps...) }
+
+// SandboxEnabled reports whether the sandbox channel runs.
+func (pc *PayCenter) SandboxEnabled() bool { return pc.sandbox != nil }
+
+// CreateCharge creates a charge for app appID, as POST /api/charges does.
+func (pc *PayCenter) CreateCharge(ctx context.Context, appID string, p CreateChargeParams) (*ChargeResult, error) {
+	return pc.svc.CreateCharge(ctx, appID, p)
+}
+
+// CreateChargeTx reserves a charge inside the host's transaction tx; see
+// the package doc ("Transactions"). The result has no ChannelParams: call
+// CreateCharge with the same parameters after tx commits.
+func (pc *PayCenter) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string, p CreateChargeParams) (*ChargeResult, error) {
+	return pc.svc.CreateChargeTx(ctx, tx, appID, p)
+}
+
+// PayResult answers whether a charge is paid, as /api/charges/pay-result.
+func (pc *PayCenter) PayResult(ctx context.Context, appID string, channel channels.Code, outTradeNo string) (*PayResult, error) {
+	return pc.svc.PayResult(ctx, appID, channel, outTradeNo)
+}
+
+// PayResultTx answers from the state visible in tx, without asking the channel.
+func (pc *PayCenter) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, channel channels.Code, outTradeNo string) (*PayResult, error) {
+	return pc.svc.PayResultTx(ctx, tx, appID, channel, outTradeNo)
+}
+
+// Refund refunds part or all of a paid charge, as POST /api/refunds.
+func (pc *PayCenter) Refund(ctx context.Context, appID string, p RefundParams) (*RefundResult, error) {
+	return pc.svc.Refund(ctx, appID, p)
+}
+
+// RefundTx reserves a refund inside the host's transaction tx; it stays
+// PROCESSING until Refund is called with the same parameters after tx
+// commits.
+func (pc *PayCenter) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p RefundParams) (*RefundResult, error) {
+	return pc.svc.RefundTx(ctx, tx, appID, p)
+}
+
+// RefundResult answers a refund's state, as /api/refunds/result.
+func (pc *PayCenter) RefundResult(ctx context.Context, appID, outRefundNo string) (*RefundResult, error) {
+	return pc.svc.RefundResult(ctx, appID, outRefundNo)
+}
+
+// RefundResultTx answers from the state visible in tx, without asking the channel.
+func (pc *PayCenter) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRefundNo string) (*RefundResult, error) {
+	return pc.svc.RefundResultTx(ctx, tx, appID, outRefundNo)
+}
+
+// CloseCharge closes an unpaid charge at the channel and locally, as
+// POST /api/charges/close.
+func (pc *PayCenter) CloseCharge(ctx context.Context, appID string, channel channels.Code, outTradeNo string) (*CloseResult, error) {
+	return pc.svc.CloseCharge(ctx, appID, channel, outTradeNo)
+}
+
+// CloseChargeTx closes an unpaid charge locally inside the host's
+// transaction tx; call CloseCharge after tx commits to close it at the
+// channel too.
+func (pc *PayCenter) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, channel channels.Code, outTradeNo string) (*CloseResult, error) {
+	return pc.svc.CloseChargeTx(ctx, tx, appID, channel, outTradeNo)
+}
+
+// SandboxPay applies a sandbox cashier outcome ("success", "fail" or
+// "close") to a sandbox charge through the notification path, as
+// POST /sandbox/pay does.
+func (pc *PayCenter) SandboxPay(ctx context.Context, appID, outTradeNo, result string) (*models.Charge, error) {
+	if pc.sandbox == nil {
+		return nil, errors.New("paycenter: sandbox mode is off")
+	}
+	return pc.svc.SandboxPay(ctx, appID, outTradeNo, result)
+}
+
+// OpenSQLite opens (creating if needed) an SQLite database file the way the
+// pay center needs it: WAL journal, synchronous=FULL (an acknowledged
+// payment is on disk), a 10 s busy timeout, immediate write transactions,
+// and one open connection (SQLite has one writer anyway; this keeps
+// writers from failing with "database is locked").
+func OpenSQLite(path string) (*gorm.DB, error) {
+	db, err := gorm.Open(sqlite.Open(core.SQLiteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return nil, fmt.Errorf("paycenter: open SQLite %s: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
