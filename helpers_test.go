@@ -112,9 +112,9 @@ func newEnv(t testing.TB, kind testdb.Kind, opts ...option) *env {
 type reply struct {
 	Status         int
 	RequestIDHdr   string
-	RequestID      json.Number               `json:"requestId"`
-	ErrorCode      int                       `json:"errorCode"`
-	ErrorMsg       string                    `json:"errorMsg"`
+	RequestID      json.Number                `json:"requestId"`
+	ErrorCode      int                        `json:"errorCode"`
+	ErrorMsg       string                     `json:"errorMsg"`
 	ResponseParams map[string]json.RawMessage `json:"responseParams"`
 	raw            map[string]json.RawMessage
 }

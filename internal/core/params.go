@@ -14,21 +14,21 @@ import (
 
 // Limits of the create and refund parameters (SPEC 2.3, 2.5).
 const (
-	MaxTotalFee          = 100_000_000_000 // fen
-	DefaultTimeExpire    = 86400           // seconds
-	MinTimeExpire        = 60
-	MaxTimeExpire        = 1_296_000
-	maxSubjectChars      = 128
-	maxBodyChars         = 128
-	maxDescriptionChars  = 256
-	maxAttachBytes       = 127
-	maxRefundDescChars   = 80
-	maxReturnURLBytes    = 2048
-	maxOpenIDChars       = 128
-	maxAnalysisBytes     = 4096
-	feeTypeCNY           = "CNY"
-	outTradeNoRule       = "must be 8 to 32 letters or digits"
-	outRefundNoRule      = "must be 1 to 64 letters or digits"
+	MaxTotalFee         = 100_000_000_000 // fen
+	DefaultTimeExpire   = 86400           // seconds
+	MinTimeExpire       = 60
+	MaxTimeExpire       = 1_296_000
+	maxSubjectChars     = 128
+	maxBodyChars        = 128
+	maxDescriptionChars = 256
+	maxAttachBytes      = 127
+	maxRefundDescChars  = 80
+	maxReturnURLBytes   = 2048
+	maxOpenIDChars      = 128
+	maxAnalysisBytes    = 4096
+	feeTypeCNY          = "CNY"
+	outTradeNoRule      = "must be 8 to 32 letters or digits"
+	outRefundNoRule     = "must be 1 to 64 letters or digits"
 )
 
 var (
