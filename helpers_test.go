@@ -69,6 +69,14 @@ func (c *clock) Add(d time.Duration) {
 
 type option func(*paycenter.Config)
 
+// testWriter sends log lines to the test's log, shown when it fails.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 // newEnv mounts a pay center on a fresh database of kind.
 func newEnv(t testing.TB, kind testdb.Kind, opts ...option) *env {
 	t.Helper()
@@ -80,7 +88,7 @@ func newEnv(t testing.TB, kind testdb.Kind, opts ...option) *env {
 		DB:        testdb.Open(t, kind),
 		PublicURL: srv.URL,
 		Apps:      []paycenter.App{{ID: testAppID, Key: testKey, Secret: testSecret}},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now:       e.clock.Now,
 		Hooks: []hooks.Hook{
 			hooks.OnPaidFunc(func(ctx context.Context, ev *hooks.Paid) error {

@@ -384,7 +384,7 @@ func (s *Service) markPaid(ctx context.Context, tx *gorm.DB, id int64, p *channe
 	}
 	res := s.charges(tx).Where("id = ? AND status IN ?", id, []models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}).
 		Updates(map[string]any{
-			"late_paid":      gorm.Expr("CASE WHEN status = ? OR expire_at < ? THEN ? ELSE ? END", models.ChargeClosed, now, true, false),
+			"late_paid":      gorm.Expr("(status = ? OR expire_at < ?)", models.ChargeClosed, now),
 			"status":         models.ChargePaid,
 			"transaction_id": p.TransactionID,
 			"paid_at":        paidAt,
