@@ -5,12 +5,12 @@
 // # Quick start
 //
 //	ch, err := wechat.New(wechat.Config{
-//		MchID:               "1230000109",
-//		AppID:               "wx1f343894d9cce45d",
-//		MchCertSerial:       "3775B6A45ACD588826D15E583A95F5DD********",
-//		MchPrivateKeyFile:   "/etc/paycenter/apiclient_key.pem",
-//		APIv3Key:            os.Getenv("WECHAT_APIV3_KEY"), // 32 bytes
-//		PlatformPublicKeyID: "PUB_KEY_ID_0112340000000000000000000000000000",
+//		MchID:                 "1230000109",
+//		AppID:                 "wx1f343894d9cce45d",
+//		MchCertSerial:         "3775B6A45ACD588826D15E583A95F5DD********",
+//		MchPrivateKeyFile:     "/etc/paycenter/apiclient_key.pem",
+//		APIv3Key:              os.Getenv("WECHAT_APIV3_KEY"), // 32 bytes
+//		PlatformPublicKeyID:   "PUB_KEY_ID_0112340000000000000000000000000000",
 //		PlatformPublicKeyFile: "/etc/paycenter/pub_key.pem",
 //	})
 //	if err != nil {

@@ -201,13 +201,13 @@ type Fault struct {
 type Server struct {
 	*httptest.Server
 
-	MchID         string
-	AppID         string
-	MchCertSerial string
-	APIv3Key      string
-	PublicKeyID   string
-	CertSerial    string // platform certificate serial, %X
-	Keys          *Keys
+	MchID         string // the merchant id the fake accepts
+	AppID         string // the app id the fake accepts
+	MchCertSerial string // the merchant certificate serial our Authorization must name
+	APIv3Key      string // random, 32 bytes; encrypts notifications
+	PublicKeyID   string // the WeChat Pay public key id (public-key mode)
+	CertSerial    string // platform certificate serial, %X (certificate mode)
+	Keys          *Keys  // all key material
 
 	mu       sync.Mutex
 	orders   map[string]*Order
