@@ -252,8 +252,8 @@ func keys(m map[string]json.RawMessage) []string {
 // wechatOnly is a channel serving WX_NATIVE only, for the 20001 case.
 type wechatOnly struct{}
 
-func (wechatOnly) Provider() string                { return "wechat" }
-func (wechatOnly) Supports(c channels.Code) bool   { return c == channels.WxNative }
+func (wechatOnly) Provider() string                     { return "wechat" }
+func (wechatOnly) Supports(c channels.Code) bool        { return c == channels.WxNative }
 func (wechatOnly) Ack(w http.ResponseWriter, err error) { w.WriteHeader(http.StatusNoContent) }
 func (wechatOnly) Create(context.Context, *channels.CreateRequest) (channels.Params, error) {
 	return channels.Params{"codeUrl": "weixin://wxpay/bizpayurl?pr=test"}, nil

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/internal/sign"
 	"github.com/gopaycenter/paycenter/models"
@@ -110,15 +109,12 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 // useNonce records nonce as used until the request carrying it could no
 // longer be accepted; a second use within that window is 10005.
 func (s *Service) useNonce(ctx context.Context, appID, nonce string, until time.Time) error {
-	res := s.db.WithContext(ctx).Table(s.t.Nonces).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until})
-	if res.Error != nil {
-		return internal(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		// Either replayed, or an expired row not purged yet: a request that
-		// old would have been refused above, so this is a replay.
+	err := s.db.WithContext(ctx).Table(s.t.Nonces).Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until}).Error
+	if duplicateKey(err) {
 		return newErr(CodeExpired, "nonce has already been used")
+	}
+	if err != nil {
+		return internal(err)
 	}
 	s.nonces.maybePurge(ctx, s)
 	return nil

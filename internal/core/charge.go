@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
@@ -79,14 +78,16 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, p
 		TimeExpire: p.TimeExpire, ExpireAt: now.Add(time.Duration(p.TimeExpire) * time.Second),
 		Status: models.ChargeCreated, CreatedAt: now, UpdatedAt: now,
 	}
-	res := s.charges(db.WithContext(ctx)).Clauses(clause.OnConflict{DoNothing: true}).Create(c)
-	if res.Error != nil {
-		return nil, internal(res.Error)
-	}
-	if res.RowsAffected == 1 {
+	// In a savepoint, so that a duplicate key does not abort a host's
+	// PostgreSQL transaction.
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.charges(tx).Create(c).Error })
+	if err == nil {
 		return c, nil
 	}
-	c, err := s.findCharge(ctx, db, e.ID, p.OutTradeNo)
+	if !duplicateKey(err) {
+		return nil, internal(err)
+	}
+	c, err = s.findCharge(ctx, db, e.ID, p.OutTradeNo)
 	if err != nil {
 		return nil, err
 	}

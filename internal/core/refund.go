@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
@@ -77,12 +76,11 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	}
 	errDuplicate := errors.New("duplicate outRefundNo")
 	err = run(ctx, func(tx *gorm.DB) error {
-		ins := s.refunds(tx).Clauses(clause.OnConflict{DoNothing: true}).Create(r)
-		if ins.Error != nil {
-			return ins.Error
-		}
-		if ins.RowsAffected == 0 {
-			return errDuplicate
+		if err := s.refunds(tx).Create(r).Error; err != nil {
+			if duplicateKey(err) {
+				return errDuplicate
+			}
+			return err
 		}
 		upd := s.charges(tx).
 			Where("id = ? AND status = ? AND refund_reserved + ? <= total_fee", c.ID, models.ChargePaid, p.RefundFee).

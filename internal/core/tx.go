@@ -48,6 +48,21 @@ func transient(err error) bool {
 	return false
 }
 
+// duplicateKey reports whether err is a unique-key violation. Inserts
+// detect duplicates this way rather than with ON CONFLICT DO NOTHING and
+// rows affected, which MariaDB reports as 1 for a row inserted meanwhile by
+// a concurrent transaction. The driver-neutral texts cover mattn and pure-Go
+// SQLite, pgx and go-sql-driver.
+func duplicateKey(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || // SQLite
+		strings.Contains(msg, "SQLSTATE 23505") || // PostgreSQL
+		strings.Contains(msg, "Error 1062") // MySQL / MariaDB
+}
+
 // SQLiteDSN is the DSN the pay center opens an SQLite file with: WAL,
 // synchronous=FULL, a 10 s busy timeout and immediate write transactions.
 func SQLiteDSN(path string) string {
