@@ -36,6 +36,7 @@ type rejectionError struct{ msg string }
 
 func rejection(msg string) error { return &rejectionError{msg: msg} }
 
+// Error names the rejection (never the offending value).
 func (e *rejectionError) Error() string { return "alipay: invalid notification: " + e.msg }
 
 // Is makes every rejection match ErrInvalidNotification.
