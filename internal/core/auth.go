@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/gopaycenter/paycenter/internal/sign"
 	"github.com/gopaycenter/paycenter/models"
 )
