@@ -1,0 +1,240 @@
+// Command example runs the pay center on its own Gin engine.
+//
+//	go run ./example                  # demo: SQLite file, sandbox channels, a generated app
+//	go run ./example -config FILE     # the YAML configuration of the README
+//
+// It prints the URL to open, the key and secret of every app, and the
+// routes mounted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gopaycenter/paycenter"
+	"github.com/gopaycenter/paycenter/channels/alipay"
+	"github.com/gopaycenter/paycenter/channels/wechat"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "example:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends. ready, when not nil, receives the listening
+// address once the server accepts connections (tests use it).
+func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fc := &fileConfig{}
+	if *configPath != "" {
+		var err error
+		if fc, err = loadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	if fc.Addr == "" {
+		fc.Addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", fc.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if fc.PublicURL == "" {
+		fc.PublicURL = "http://" + ln.Addr().String()
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, closeDB, err := payConfig(fc, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	pc, err := paycenter.Mount(r, cfg)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+
+	printBanner(stdout, fc, pc, r)
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// payConfig turns the file configuration into a paycenter.Config.
+func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), error) {
+	cfg := paycenter.Config{PublicURL: fc.PublicURL, BasePath: fc.BasePath, Logger: log}
+	closeDB := func() {}
+	if fc.Sandbox != nil {
+		cfg.Sandbox = paycenter.SandboxOff
+		if *fc.Sandbox {
+			cfg.Sandbox = paycenter.SandboxOn
+		}
+	}
+	switch fc.LatePayment {
+	case "", "accept":
+	case "refund":
+		log.Warn("latePayment: refund is not implemented yet; late payments are accepted (recorded as PAID with latePaid)")
+	default:
+		return cfg, closeDB, fmt.Errorf("latePayment must be accept or refund, not %q", fc.LatePayment)
+	}
+	for _, a := range fc.Apps {
+		cfg.Apps = append(cfg.Apps, paycenter.App{ID: a.ID, Key: a.Key, Secret: a.Secret, NotifyURL: a.NotifyURL,
+			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts})
+	}
+	if fc.Alipay.configured() {
+		a := fc.Alipay
+		ch, err := alipay.New(alipay.Config{
+			AppID: a.AppID, PrivateKey: a.PrivateKey, PrivateKeyFile: a.PrivateKeyFile,
+			AlipayPublicKey: a.AlipayPublicKey, AlipayPublicKeyFile: a.AlipayPublicKeyFile,
+			AppCertPublicKey: a.AppCertPublicKey, AppCertPublicKeyFile: a.AppCertPublicKeyFile,
+			AlipayRootCert: a.AlipayRootCert, AlipayRootCertFile: a.AlipayRootCertFile,
+			AlipayCertPublicKey: a.AlipayCertPublicKey, AlipayCertPublicKeyFile: a.AlipayCertPublicKeyFile,
+			SellerID: a.SellerID, Production: a.Production, GatewayURL: a.GatewayURL,
+		})
+		if err != nil {
+			return cfg, closeDB, fmt.Errorf("alipay: %w", err)
+		}
+		cfg.Channels = append(cfg.Channels, ch)
+	}
+	if fc.Wechat.configured() {
+		w := fc.Wechat
+		ch, err := wechat.New(wechat.Config{
+			MchID: w.MchID, AppID: w.AppID, MchCertSerial: w.MchCertSerial,
+			MchPrivateKey: w.MchPrivateKey, MchPrivateKeyFile: w.MchPrivateKeyFile, APIv3Key: w.APIv3Key,
+			PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: w.PlatformPublicKey, PlatformPublicKeyFile: w.PlatformPublicKeyFile,
+			PlatformCertificate: w.PlatformCertificate, PlatformCertificateFile: w.PlatformCertificateFile,
+			APIBaseURL: w.APIBaseURL,
+		})
+		if err != nil {
+			return cfg, closeDB, fmt.Errorf("wechat: %w", err)
+		}
+		cfg.Channels = append(cfg.Channels, ch)
+	}
+	if len(fc.Webhook.Schedule) > 0 || fc.Webhook.Timeout != 0 || fc.Webhook.AllowPrivateNetworks != nil || fc.Workers.PollInterval != 0 {
+		log.Warn("webhook: and workers: are read but not used yet: webhook delivery and background workers are not implemented in this version")
+	}
+
+	db, err := openDB(fc.Database)
+	if err != nil {
+		return cfg, closeDB, err
+	}
+	if db != nil {
+		cfg.DB = db
+		closeDB = func() {
+			if sqlDB, err := db.DB(); err == nil {
+				sqlDB.Close()
+			}
+		}
+	}
+	return cfg, closeDB, nil
+}
+
+// openDB opens the configured database; nil means the pay center's default
+// (SQLite paycenter.db).
+func openDB(c dbConfig) (*gorm.DB, error) {
+	gcfg := &gorm.Config{Logger: logger.Discard}
+	var db *gorm.DB
+	var err error
+	open := 32
+	switch c.Driver {
+	case "", "sqlite":
+		if c.DSN == "" {
+			return nil, nil
+		}
+		db, err = paycenter.OpenSQLite(c.DSN) // a file path; WAL, synchronous=FULL, immediate writes
+		open = 1
+	case "postgres":
+		db, err = gorm.Open(postgres.Open(c.DSN), gcfg)
+	case "mysql":
+		dsn := c.DSN
+		if !strings.Contains(dsn, "parseTime=") {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += sep + "parseTime=true"
+		}
+		db, err = gorm.Open(mysql.Open(dsn), gcfg)
+	default:
+		return nil, fmt.Errorf("database.driver must be sqlite, postgres or mysql, not %q", c.Driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", c.Driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if c.MaxOpenConns > 0 {
+		open = c.MaxOpenConns
+	}
+	idle := open
+	if c.MaxIdleConns > 0 {
+		idle = c.MaxIdleConns
+	}
+	sqlDB.SetMaxOpenConns(open)
+	sqlDB.SetMaxIdleConns(idle)
+	return db, nil
+}
+
+func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter, r *gin.Engine) {
+	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
+	if pc.SandboxEnabled() {
+		fmt.Fprintln(w, "sandbox mode: channels without credentials are simulated (no real money moves)")
+	}
+	for _, a := range pc.Apps() {
+		fmt.Fprintf(w, "app %s: key=%s secret=%s\n", a.ID, a.Key, a.Secret)
+	}
+	fmt.Fprintln(w, "routes:")
+	for _, rt := range r.Routes() {
+		if rt.Method == http.MethodGet || rt.Method == http.MethodPost {
+			fmt.Fprintf(w, "  %-4s %s\n", rt.Method, rt.Path)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopaycenter/paycenter/client"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the example with args until the test ends and returns its
+// address and banner.
+func start(t *testing.T, args ...string) (addr string, banner string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out, ready) }()
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("example stopped: %v\n%s", err, out.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return addr, out.String()
+}
+
+var appLine = regexp.MustCompile(`app (\w+): key=(\S+) secret=(\S+)`)
+
+// TestZeroConfig: with no flags the example starts on a fresh directory,
+// prints the URL, key and secret, and serves a working sandbox.
+func TestZeroConfig(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	// The default address 127.0.0.1:8080 may be taken on a test machine;
+	// everything else stays default.
+	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
+	addr, banner := start(t, "-config", cfg)
+	assert.Contains(t, banner, "listening on http://"+addr)
+	assert.Contains(t, banner, "sandbox mode")
+	assert.Contains(t, banner, "POST /api/charges")
+	m := appLine.FindStringSubmatch(banner)
+	require.NotNil(t, m, banner)
+	assert.Equal(t, "dev", m[1])
+	_, err := os.Stat("paycenter.db")
+	require.NoError(t, err, "the SQLite file is created in the working directory")
+
+	c := client.New(m[2], m[3], client.WithBaseURL("http://"+addr))
+	info, err := c.AliWebPay(context.Background(), "zero00000001", 1999, "127.0.0.1", "demo", "demo", time.Now().UnixMilli(), "", 0, "", "", "")
+	require.NoError(t, err)
+	assert.Contains(t, info.ChannelParams.Body, "<form")
+	resp, err := http.Get(info.ChannelParams.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the cashier page")
+	resp, err = http.PostForm("http://"+addr+"/sandbox/pay", url.Values{"appId": {"dev"}, "outTradeNo": {"zero00000001"}, "result": {"success"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	pr, err := c.GetPayResult(context.Background(), client.AliWeb, "zero00000001")
+	require.NoError(t, err)
+	assert.True(t, pr.HasPay)
+}
+
+// TestDocumentedConfig runs the example with the configuration file of
+// the documentation, unchanged but for the address and database path.
+func TestDocumentedConfig(t *testing.T) {
+	raw, err := os.ReadFile("testdata/example-config.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	y := strings.Replace(string(raw), "addr: 127.0.0.1:8080", "addr: 127.0.0.1:0", 1)
+	y = strings.Replace(y, "publicURL: http://127.0.0.1:8080", "publicURL: ${PUBLIC_URL}", 1)
+	y = strings.Replace(y, "dsn: paycenter.db", "dsn: "+filepath.Join(dir, "pc.db"), 1)
+	y = strings.Replace(y, `basePath: ""`, `basePath: "/pay"`, 1)
+	cfg := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(y), 0o600))
+	t.Setenv("PUBLIC_URL", "http://pay.example.com")
+
+	addr, banner := start(t, "-config", cfg)
+	assert.Contains(t, banner, "listening on http://pay.example.com/pay")
+	assert.Contains(t, banner, "app 11: key=e3327bcd-2681-4a2a-a321-c75ekl433ff81")
+	assert.Contains(t, banner, "POST /pay/api/charges")
+
+	c := client.New("e3327bcd-2681-4a2a-a321-c75ekl433ff81", "52ewc-c675-4944-af44-f4fdsww332d88",
+		client.WithBaseURL("http://"+addr+"/pay"))
+	info, err := c.WxNativePay(context.Background(), "test903289329", 100, "127.0.0.1", "超级大礼包", "xxxxx",
+		time.Now().UnixMilli(), "http://www.163.com", 7200, "", "", "")
+	require.NoError(t, err)
+	assert.Equal(t, "http://pay.example.com/pay/sandbox/cashier/11/test903289329", info.ChannelParams.CodeURL)
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	_, err := loadConfig(write("unknown.yaml", "addr: x\ndatabse:\n  driver: sqlite\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "databse")
+	_, err = loadConfig(write("nested.yaml", "wechat:\n  mchId: 1\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "mchId")
+	_, err = loadConfig(write("env.yaml", "addr: ${PAYCENTER_EXAMPLE_UNSET_VAR}\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "PAYCENTER_EXAMPLE_UNSET_VAR")
+
+	t.Setenv("PC_SECRET", "s: {not yaml")
+	c, err := loadConfig(write("expand.yaml", "apps:\n  - id: \"1\"\n    key: k\n    secret: ${PC_SECRET}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "s: {not yaml", c.Apps[0].Secret, "values are expanded after parsing")
+
+	c, err = loadConfig(write("empty.yaml", ""))
+	require.NoError(t, err)
+	assert.Empty(t, c.Addr)
+
+	err = run(context.Background(), []string{"-config", write("bad.yaml", "addr: 127.0.0.1:0\ndatabase:\n  driver: oracle\n")}, &syncBuffer{}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "database.driver")
+}
