@@ -206,6 +206,11 @@ func (pc *PayCenter) Tables() models.Tables { return pc.tables }
 // Apps returns the apps, including a generated development app.
 func (pc *PayCenter) Apps() []App { return append([]App(nil), pc.apps...) }
 
+// Routes lists the routes Mount registers.
+func (pc *PayCenter) Routes() []handlers.Route {
+	return handlers.Routes(handlers.Options{BasePath: pc.cfg.BasePath, Sandbox: pc.sandbox != nil})
+}
+
 // SandboxEnabled reports whether the sandbox channel runs.
 func (pc *PayCenter) SandboxEnabled() bool { return pc.sandbox != nil }
 

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 	}
 	defer pc.Close()
 
-	printBanner(stdout, fc, pc, r)
+	printBanner(stdout, fc, pc)
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -223,7 +223,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 	return db, nil
 }
 
-func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter, r *gin.Engine) {
+func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter) {
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
 	if pc.SandboxEnabled() {
 		fmt.Fprintln(w, "sandbox mode: channels without credentials are simulated (no real money moves)")
@@ -232,9 +232,7 @@ func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter, r *gin.En
 		fmt.Fprintf(w, "app %s: key=%s secret=%s\n", a.ID, a.Key, a.Secret)
 	}
 	fmt.Fprintln(w, "routes:")
-	for _, rt := range r.Routes() {
-		if rt.Method == http.MethodGet || rt.Method == http.MethodPost {
-			fmt.Fprintf(w, "  %-4s %s\n", rt.Method, rt.Path)
-		}
+	for _, rt := range pc.Routes() {
+		fmt.Fprintf(w, "  %-8s %-45s %s\n", rt.Method, rt.Path, rt.What)
 	}
 }

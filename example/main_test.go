@@ -71,7 +71,7 @@ func TestZeroConfig(t *testing.T) {
 	addr, banner := start(t, "-config", cfg)
 	assert.Contains(t, banner, "listening on http://"+addr)
 	assert.Contains(t, banner, "sandbox mode")
-	assert.Contains(t, banner, "POST /api/charges")
+	assert.Contains(t, banner, "POST     /api/charges")
 	m := appLine.FindStringSubmatch(banner)
 	require.NotNil(t, m, banner)
 	assert.Equal(t, "dev", m[1])
@@ -112,7 +112,7 @@ func TestDocumentedConfig(t *testing.T) {
 	addr, banner := start(t, "-config", cfg)
 	assert.Contains(t, banner, "listening on http://pay.example.com/pay")
 	assert.Contains(t, banner, "app 11: key=e3327bcd-2681-4a2a-a321-c75ekl433ff81")
-	assert.Contains(t, banner, "POST /pay/api/charges")
+	assert.Contains(t, banner, "POST     /pay/api/charges")
 
 	c := client.New("e3327bcd-2681-4a2a-a321-c75ekl433ff81", "52ewc-c675-4944-af44-f4fdsww332d88",
 		client.WithBaseURL("http://"+addr+"/pay"))

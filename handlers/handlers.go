@@ -62,6 +62,32 @@ func Register(r gin.IRouter, svc Service, o Options) {
 	}
 }
 
+// Route describes one mounted route, for banners and docs.
+type Route struct {
+	Method string // "POST", "GET|POST" or "GET"
+	Path   string
+	What   string
+}
+
+// Routes lists the routes Register mounts with o.
+func Routes(o Options) []Route {
+	b := o.BasePath
+	rs := []Route{
+		{"POST", b + "/api/charges", "create a charge"},
+		{"GET|POST", b + "/api/charges/pay-result", "is it paid?"},
+		{"POST", b + "/api/charges/close", "close an unpaid charge (extension)"},
+		{"POST", b + "/api/refunds", "refund"},
+		{"GET|POST", b + "/api/refunds/result", "refund state (extension)"},
+		{"POST", b + "/callbacks/{appId}/{provider}/...", "channel notifications"},
+	}
+	if o.Sandbox {
+		rs = append(rs,
+			Route{"GET", b + "/sandbox/cashier/{appId}/{outTradeNo}", "sandbox cashier page"},
+			Route{"POST", b + "/sandbox/pay", "sandbox payment outcome"})
+	}
+	return rs
+}
+
 type handler struct {
 	svc Service
 }
