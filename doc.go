@@ -1,0 +1,72 @@
+// Package paycenter is an embeddable payment center for Gin + GORM apps:
+// WeChat Pay and Alipay charges, payment results and refunds behind the
+// pay center API, the channels' notifications verified and applied, every
+// charge and refund stored in the host's own database, and hooks that run
+// inside the transaction of each state change.
+//
+// # Quick start
+//
+//	r := gin.Default()
+//	pc, err := paycenter.Mount(r, paycenter.Config{
+//		DB:        db, // your *gorm.DB; nil means SQLite paycenter.db
+//		PublicURL: "https://shop.example.com",
+//		Apps:      []paycenter.App{{ID: "shop", Key: key, Secret: secret}},
+//		Channels:  []channels.Channel{alipayChannel, wechatChannel},
+//		Hooks: []hooks.Hook{hooks.OnPaidFunc(func(ctx context.Context, ev *hooks.Paid) error {
+//			return ev.Tx.Model(&Order{}).Where("no = ?", ev.Charge.OutTradeNo).Update("status", "paid").Error
+//		})},
+//	})
+//	if err != nil { log.Fatal(err) }
+//	defer pc.Close()
+//	r.Run()
+//
+// A zero Config works: SQLite file paycenter.db, the sandbox channel for all
+// seven channel codes, and a generated development app whose key and secret
+// are logged once.
+//
+// # Wire contract
+//
+// The routes, parameters, envelope, error codes and signatures are those of
+// the pay center document (see README): POST {BasePath}/api/charges,
+// GET|POST {BasePath}/api/charges/pay-result and POST {BasePath}/api/refunds,
+// plus the extensions refund result and close. Every answer is HTTP 200
+// with {"requestId", "responseParams"} or {"requestId", "errorCode",
+// "errorMsg"}.
+//
+// # Charges and refunds
+//
+// A charge is unique on (app, outTradeNo) and a refund on (app,
+// outRefundNo); resubmitting the same parameters returns the same charge or
+// refund and never opens a second channel order or refund. Each operation
+// runs in phases (reserve and commit, call the channel under a lease,
+// record the outcome), so no network call happens inside a database
+// transaction and a crash between phases leaves a row that a retry settles
+// with the same numbers. The refundable balance is kept by a conditional
+// update, so no concurrency on any supported database refunds more than was
+// paid.
+//
+// # Transactions
+//
+// The ...Tx methods join the host's transaction. CreateChargeTx and
+// RefundTx reserve the charge or refund there, with every rule and the
+// idempotency of their twins, but call no channel: after the host's
+// transaction commits, call CreateCharge (or Refund) with the same
+// parameters to reach the channel. PayResultTx and RefundResultTx answer
+// from what the transaction sees; CloseChargeTx closes locally (call
+// CloseCharge after commit to close the channel order).
+//
+// # Hooks
+//
+// OnPaid, OnRefund and OnClosed (package hooks) run exactly once per
+// transition, inside its transaction; an error rolls the transition back
+// and the channel's notification is answered as a failure, so the channel
+// delivers it again.
+//
+// # Channels
+//
+// Channels are values implementing channels.Channel: alipay.New,
+// wechat.New, or your own. Config.Channels are shared by all apps; an
+// App's Channels override them for the codes they serve. Apps that share a
+// channel merchant account share its number space (out_trade_no,
+// out_refund_no are the merchant's own numbers).
+package paycenter
