@@ -28,6 +28,7 @@ func (h *handler) cashier(c *gin.Context) {
 		"Paid":    ch.Status == models.ChargePaid,
 		"Open":    ch.Status == models.ChargeCreated,
 		"Return":  ch.ReturnURL,
+		"Results": []string{sandbox.ResultSuccess, sandbox.ResultFail, sandbox.ResultClose},
 	}
 	if r := c.Query("redirect_url"); r != "" && data["Return"] == "" {
 		data["Return"] = r
@@ -105,7 +106,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;color:#333}dt{colo
 <dt>Status</dt><dd class="status" id="status">{{.Charge.Status}}</dd></dl>
 {{if .Message}}<p class="msg" id="message">{{.Message}}</p>{{end}}
 {{if .Open}}<div class="buttons">
-{{range $r := (slice "success" "fail" "close")}}<form method="post" action="{{$.PayPath}}" style="flex:1;display:flex">
+{{range $r := .Results}}<form method="post" action="{{$.PayPath}}" style="flex:1;display:flex">
 <input type="hidden" name="appId" value="{{$.Charge.AppID}}"><input type="hidden" name="outTradeNo" value="{{$.Charge.OutTradeNo}}">
 <input type="hidden" name="result" value="{{$r}}"><input type="hidden" name="back" value="1">
 <button id="{{$r}}" class="{{if eq $r "success"}}pay{{else}}{{$r}}{{end}}">{{if eq $r "success"}}Pay{{else if eq $r "fail"}}Fail{{else}}Close{{end}}</button></form>{{end}}
