@@ -1,13 +1,6 @@
 package client
 
-import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
-	"sort"
-	"strings"
-)
+import "github.com/gopaycenter/paycenter/internal/sign"
 
 // Signature versions accepted by [WithSignVersion] and [Sign].
 const (
@@ -28,26 +21,7 @@ const (
 //
 // Bytes of s that are not valid UTF-8 are percent-encoded as they are, so
 // url.QueryUnescape(JavaURLEncode(s)) == s for every s.
-func JavaURLEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) * 3)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '-', c == '_':
-			b.WriteByte(c)
-		case c == ' ':
-			b.WriteByte('+')
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&0x0F])
-		}
-	}
-	return b.String()
-}
+func JavaURLEncode(s string) string { return sign.JavaURLEncode(s) }
 
 // BaseString returns the string a request's signature is computed over
 // (SPEC 2.1, summary §3.3): the upper-case HTTP method, the request path as
@@ -59,26 +33,7 @@ func JavaURLEncode(s string) string {
 // common parameters sent (key, timestamp, expires, version, nonce). A
 // parameter named "sign" is ignored. An absent value is the empty string.
 func BaseString(method, path string, params map[string]string) string {
-	names := make([]string, 0, len(params))
-	size := len(method) + len(path)
-	for k, v := range params {
-		if k == "sign" {
-			continue
-		}
-		names = append(names, k)
-		size += len(k) + 1 + len(v)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.Grow(size)
-	b.WriteString(strings.ToUpper(method))
-	b.WriteString(path)
-	for _, k := range names {
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(params[k])
-	}
-	return b.String()
+	return sign.BaseString(method, path, params)
 }
 
 // Sign returns the signature of a request, as sent in the "sign" parameter.
@@ -91,12 +46,9 @@ func BaseString(method, path string, params map[string]string) string {
 // For v2, params must include the "version" ("v2"), "timestamp" and "nonce"
 // values that are sent with the request; the pay center checks them.
 func Sign(version int, method, path string, params map[string]string, secret string) string {
-	base := BaseString(method, path, params)
+	base := sign.BaseString(method, path, params)
 	if version == SignV2 {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(JavaURLEncode(base)))
-		return hex.EncodeToString(mac.Sum(nil))
+		return sign.V2(base, secret)
 	}
-	sum := md5.Sum([]byte(JavaURLEncode(base + secret)))
-	return hex.EncodeToString(sum[:])
+	return sign.V1(base, secret)
 }
