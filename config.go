@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/core"
 )
 
 // Config configures a PayCenter. Every field is optional; the zero Config
@@ -78,8 +79,62 @@ type Config struct {
 	ChannelTimeout time.Duration
 
 	// QueryTimeout bounds each active query made while answering
-	// pay-result or refund-result. Default 3s.
+	// pay-result or refund-result, and by the workers. Default 3s.
 	QueryTimeout time.Duration
+
+	// Webhook configures the delivery of webhooks to App.NotifyURL.
+	Webhook WebhookConfig
+
+	// Workers configures the background workers (webhooks and after-commit
+	// hooks, expiry, active queries, refund sync).
+	Workers WorkersConfig
+
+	// LatePayment says what to do with a payment that arrives for a closed
+	// or expired charge: LatePaymentAccept (default) records it (PAID,
+	// LatePaid set, hooks fire); LatePaymentRefund does that too and then
+	// refunds it in full automatically (refund number "LATE" + outTradeNo).
+	LatePayment LatePaymentPolicy
+}
+
+// LatePaymentPolicy is the policy for payments that arrive late.
+type LatePaymentPolicy string
+
+// Late payment policies.
+const (
+	LatePaymentAccept LatePaymentPolicy = "accept"
+	LatePaymentRefund LatePaymentPolicy = "refund"
+)
+
+// WebhookConfig configures webhook delivery (SPEC 5).
+type WebhookConfig struct {
+	// Schedule is the wait before each retry; after the last one the
+	// delivery is DEAD (PayCenter.Redeliver sends it again). A random
+	// 0–10% is added to each wait. Default 15s, 1m, 5m, 15m, 1h, 2h, 6h,
+	// 12h, 24h.
+	Schedule []time.Duration
+	// Timeout bounds each attempt: a 2xx must arrive within it. Default 10s.
+	Timeout time.Duration
+	// AllowPrivateNetworks lets webhooks reach loopback, private and
+	// link-local addresses. Default false: such addresses are refused when
+	// dialled (after DNS), which keeps a merchant's NotifyURL from reaching
+	// the host's internal services or a cloud metadata endpoint.
+	AllowPrivateNetworks bool
+}
+
+// WorkersConfig configures the background workers.
+type WorkersConfig struct {
+	// Disabled keeps Mount from starting the workers in this process (run
+	// them elsewhere with StartWorkers). Default false.
+	Disabled bool
+	// PollInterval is how often each worker looks for due work; committed
+	// changes of this process also wake the delivery worker at once.
+	// Default 1s.
+	PollInterval time.Duration
+	// BatchSize is how many rows a worker claims per look. Default 100.
+	BatchSize int
+	// Concurrency is how many deliveries one process attempts at once.
+	// Default 8.
+	Concurrency int
 }
 
 // SandboxMode selects whether the sandbox channel runs.
@@ -111,6 +166,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueryTimeout == 0 {
 		c.QueryTimeout = 3 * time.Second
+	}
+	if c.Webhook.Schedule == nil {
+		c.Webhook.Schedule = core.DefaultWebhookSchedule
+	}
+	if c.Webhook.Timeout == 0 {
+		c.Webhook.Timeout = 10 * time.Second
+	}
+	if c.Workers.PollInterval == 0 {
+		c.Workers.PollInterval = time.Second
+	}
+	if c.Workers.BatchSize == 0 {
+		c.Workers.BatchSize = 100
+	}
+	if c.Workers.Concurrency == 0 {
+		c.Workers.Concurrency = 8
+	}
+	if c.LatePayment == "" {
+		c.LatePayment = LatePaymentAccept
 	}
 	c.BasePath = strings.TrimRight(c.BasePath, "/")
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
@@ -151,6 +224,18 @@ func (c *Config) validate() error {
 	}
 	if c.Sandbox < SandboxAuto || c.Sandbox > SandboxOff {
 		errs = append(errs, fmt.Errorf("Sandbox %d is not a SandboxMode", c.Sandbox))
+	}
+	if c.LatePayment != LatePaymentAccept && c.LatePayment != LatePaymentRefund {
+		errs = append(errs, fmt.Errorf("LatePayment %q must be accept or refund", c.LatePayment))
+	}
+	for _, d := range c.Webhook.Schedule {
+		if d < 0 {
+			errs = append(errs, errors.New("Webhook.Schedule must not hold negative durations"))
+			break
+		}
+	}
+	if c.Workers.PollInterval < 0 || c.Workers.BatchSize < 0 || c.Workers.Concurrency < 0 || c.Webhook.Timeout < 0 {
+		errs = append(errs, errors.New("Workers and Webhook settings must not be negative"))
 	}
 	if c.ChannelTimeout < 0 || c.QueryTimeout < 0 || c.SandboxRefundDelay < 0 {
 		errs = append(errs, errors.New("timeouts and delays must not be negative"))

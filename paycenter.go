@@ -84,6 +84,9 @@ type PayCenter struct {
 	sandbox *sandbox.Channel
 	apps    []App
 	once    sync.Once
+
+	mu          sync.Mutex
+	stopWorkers func()
 }
 
 // New validates cfg, opens the default database when cfg.DB is nil,
@@ -132,6 +135,11 @@ func New(cfg Config) (*PayCenter, error) {
 		DB: pc.db, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
 		BasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
 		ChannelTimeout: cfg.ChannelTimeout, QueryTimeout: cfg.QueryTimeout,
+		Webhook: core.WebhookOptions{Schedule: cfg.Webhook.Schedule, Timeout: cfg.Webhook.Timeout,
+			AllowPrivateNetworks: cfg.Webhook.AllowPrivateNetworks},
+		Workers: core.WorkerOptions{PollInterval: cfg.Workers.PollInterval, BatchSize: cfg.Workers.BatchSize,
+			Concurrency: cfg.Workers.Concurrency},
+		RefundLatePayments: cfg.LatePayment == LatePaymentRefund,
 	})
 	if err != nil {
 		pc.closeDB()
@@ -166,15 +174,60 @@ func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
 //	POST     {BasePath}/callbacks/{appId}/{provider}/...
 //	GET      {BasePath}/sandbox/cashier/{appId}/{outTradeNo}   (sandbox mode)
 //	POST     {BasePath}/sandbox/pay                            (sandbox mode)
+//
+// Unless Config.Workers.Disabled, Mount also starts the background workers;
+// Close stops them.
 func (pc *PayCenter) Mount(r gin.IRouter) {
 	handlers.Register(r, pc.svc, handlers.Options{BasePath: pc.cfg.BasePath, Sandbox: pc.sandbox != nil})
+	if !pc.cfg.Workers.Disabled {
+		pc.StartWorkers()
+	}
 }
 
-// Close releases what New opened: the default SQLite database. A host's
-// own Config.DB is left open. Close is safe to call more than once.
+// StartWorkers starts the background workers in this process (Mount does
+// it unless Config.Workers.Disabled): webhook and after-commit hook
+// delivery, expiry of unpaid charges, active queries of charges whose
+// notification has not come, and the sync of PROCESSING refunds. Any number
+// of processes may run them on one database. Calling it again is a no-op.
+func (pc *PayCenter) StartWorkers() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.stopWorkers == nil {
+		pc.stopWorkers = pc.svc.StartWorkers()
+	}
+}
+
+// RunDue runs every worker once over the work that is due now, in the
+// calling goroutine, and returns how many items it handled. It is for tests
+// (with Config.Now) and for hosts that prefer a cron to StartWorkers.
+func (pc *PayCenter) RunDue(ctx context.Context) int { return pc.svc.RunDue(ctx) }
+
+// Deliveries lists outbox entries (webhooks and after-commit hook runs),
+// newest first.
+func (pc *PayCenter) Deliveries(ctx context.Context, f DeliveryFilter) ([]models.Delivery, error) {
+	return pc.svc.Deliveries(ctx, f)
+}
+
+// DeliveryFilter selects outbox entries for Deliveries.
+type DeliveryFilter = core.DeliveryFilter
+
+// Redeliver makes an outbox entry due now, whatever its state: a dead or
+// delivered webhook is sent again with the same event id.
+func (pc *PayCenter) Redeliver(ctx context.Context, id int64) error { return pc.svc.Redeliver(ctx, id) }
+
+// Close stops the workers (waiting for attempts in flight) and releases
+// what New opened: the default SQLite database. A host's own Config.DB is
+// left open. Close is safe to call more than once.
 func (pc *PayCenter) Close() error {
 	var err error
-	pc.once.Do(func() { err = pc.closeDB() })
+	pc.once.Do(func() {
+		pc.mu.Lock()
+		if pc.stopWorkers != nil {
+			pc.stopWorkers()
+		}
+		pc.mu.Unlock()
+		err = pc.closeDB()
+	})
 	return err
 }
 

@@ -17,11 +17,18 @@
 // channel delivers it again later. Hooks must therefore be quick and must
 // not call the network; use only ev.Tx for database work (on SQLite another
 // handle would wait for the very transaction the hook runs in).
+//
+// After-commit hooks ([AfterPaid], [AfterRefund], [AfterClosed]) run after
+// the transaction commits, from the transactional outbox: at least once
+// (a crash or an error means another call), retried with backoff until they
+// return nil, and never able to undo the change. Use them for slow work
+// (e-mails, calls to other services); make them idempotent with Event.ID.
 package hooks
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -109,11 +116,80 @@ func (OnClosedFunc) IsHook() bool { return true }
 // OnClosed calls f.
 func (f OnClosedFunc) OnClosed(ctx context.Context, ev *Closed) error { return f(ctx, ev) }
 
+// Event is what an after-commit hook receives: the outbox event and the
+// charge (and refund) as they are when the hook runs.
+type Event struct {
+	ID      string // the event id, also the webhook's "id"
+	Type    string // charge.succeeded, charge.closed, refund.succeeded, refund.failed
+	Created time.Time
+	Charge  *models.Charge
+	Refund  *models.Refund // refund events only
+	Attempt int            // 1 for the first call
+}
+
+// AfterPaid is called after a charge became PAID (event charge.succeeded).
+type AfterPaid interface {
+	Hook
+	AfterPaid(ctx context.Context, ev *Event) error
+}
+
+// AfterRefund is called after a refund succeeded or failed
+// (refund.succeeded, refund.failed).
+type AfterRefund interface {
+	Hook
+	AfterRefund(ctx context.Context, ev *Event) error
+}
+
+// AfterClosed is called after an unpaid charge was closed (charge.closed).
+type AfterClosed interface {
+	Hook
+	AfterClosed(ctx context.Context, ev *Event) error
+}
+
+// AfterPaidFunc adapts a function to AfterPaid.
+type AfterPaidFunc func(ctx context.Context, ev *Event) error
+
+// IsHook implements Hook.
+func (AfterPaidFunc) IsHook() bool { return true }
+
+// AfterPaid calls f.
+func (f AfterPaidFunc) AfterPaid(ctx context.Context, ev *Event) error { return f(ctx, ev) }
+
+// AfterRefundFunc adapts a function to AfterRefund.
+type AfterRefundFunc func(ctx context.Context, ev *Event) error
+
+// IsHook implements Hook.
+func (AfterRefundFunc) IsHook() bool { return true }
+
+// AfterRefund calls f.
+func (f AfterRefundFunc) AfterRefund(ctx context.Context, ev *Event) error { return f(ctx, ev) }
+
+// AfterClosedFunc adapts a function to AfterClosed.
+type AfterClosedFunc func(ctx context.Context, ev *Event) error
+
+// IsHook implements Hook.
+func (AfterClosedFunc) IsHook() bool { return true }
+
+// AfterClosed calls f.
+func (f AfterClosedFunc) AfterClosed(ctx context.Context, ev *Event) error { return f(ctx, ev) }
+
+// Event types, as in webhooks.
+const (
+	ChargeSucceeded = "charge.succeeded"
+	ChargeClosed    = "charge.closed"
+	RefundSucceeded = "refund.succeeded"
+	RefundFailed    = "refund.failed"
+)
+
 // Registry holds the hooks sorted by kind and runs them in the order given.
 type Registry struct {
 	paid   []OnPaid
 	refund []OnRefund
 	closed []OnClosed
+
+	afterPaid   []AfterPaid
+	afterRefund []AfterRefund
+	afterClosed []AfterClosed
 }
 
 // NewRegistry sorts hooks by kind. A value implementing none of the hook
@@ -131,8 +207,17 @@ func NewRegistry(hs []Hook) (*Registry, error) {
 		if h, ok := h.(OnClosed); ok {
 			r.closed, known = append(r.closed, h), true
 		}
+		if h, ok := h.(AfterPaid); ok {
+			r.afterPaid, known = append(r.afterPaid, h), true
+		}
+		if h, ok := h.(AfterRefund); ok {
+			r.afterRefund, known = append(r.afterRefund, h), true
+		}
+		if h, ok := h.(AfterClosed); ok {
+			r.afterClosed, known = append(r.afterClosed, h), true
+		}
 		if !known {
-			return nil, fmt.Errorf("hooks: Hooks[%d] (%T) implements none of OnPaid, OnRefund, OnClosed", i, h)
+			return nil, fmt.Errorf("hooks: Hooks[%d] (%T) implements none of OnPaid, OnRefund, OnClosed, AfterPaid, AfterRefund, AfterClosed", i, h)
 		}
 	}
 	return r, nil
@@ -163,6 +248,46 @@ func (r *Registry) RunClosed(ctx context.Context, ev *Closed) error {
 	for _, h := range r.closed {
 		if err := h.OnClosed(ctx, ev); err != nil {
 			return fmt.Errorf("OnClosed hook %T: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// HasAfter reports whether any after-commit hook handles events of typ.
+func (r *Registry) HasAfter(typ string) bool {
+	switch typ {
+	case ChargeSucceeded:
+		return len(r.afterPaid) > 0
+	case ChargeClosed:
+		return len(r.afterClosed) > 0
+	case RefundSucceeded, RefundFailed:
+		return len(r.afterRefund) > 0
+	}
+	return false
+}
+
+// RunAfter runs every after-commit hook for ev.Type; the first error stops
+// and is returned (the whole set runs again on the next attempt).
+func (r *Registry) RunAfter(ctx context.Context, ev *Event) error {
+	var err error
+	switch ev.Type {
+	case ChargeSucceeded:
+		for _, h := range r.afterPaid {
+			if err = h.AfterPaid(ctx, ev); err != nil {
+				return fmt.Errorf("AfterPaid hook %T: %w", h, err)
+			}
+		}
+	case ChargeClosed:
+		for _, h := range r.afterClosed {
+			if err = h.AfterClosed(ctx, ev); err != nil {
+				return fmt.Errorf("AfterClosed hook %T: %w", h, err)
+			}
+		}
+	case RefundSucceeded, RefundFailed:
+		for _, h := range r.afterRefund {
+			if err = h.AfterRefund(ctx, ev); err != nil {
+				return fmt.Errorf("AfterRefund hook %T: %w", h, err)
+			}
 		}
 	}
 	return nil

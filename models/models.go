@@ -76,8 +76,13 @@ type Charge struct {
 	// kept by a conditional update, whatever the concurrency.
 	RefundReserved int64 `gorm:"not null;default:0"`
 	RefundedFee    int64 `gorm:"not null;default:0"`
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// NextQueryAt is when the reconciliation worker next asks the channel
+	// about this unpaid charge (nil: never, e.g. the sandbox); QueryCount
+	// counts the queries made, which picks the next interval.
+	NextQueryAt *time.Time `gorm:"index"`
+	QueryCount  int        `gorm:"not null;default:0"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Refund is one refund of a charge, unique on (AppID, OutRefundNo).
@@ -97,8 +102,12 @@ type Refund struct {
 	LeaseToken string     `gorm:"size:32;not null;default:''"`
 	FailReason string     `gorm:"size:512;not null;default:''"`
 	RefundedAt *time.Time // the channel's refund time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// NextCheckAt is when the refund worker next sends or queries this
+	// PROCESSING refund; CheckCount counts the checks made.
+	NextCheckAt *time.Time `gorm:"index"`
+	CheckCount  int        `gorm:"not null;default:0"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Nonce is a used v2 request nonce, kept until its request could no longer
@@ -124,12 +133,57 @@ type Notification struct {
 	CreatedAt  time.Time
 }
 
+// DeliveryStatus is the state of an outbox entry.
+type DeliveryStatus string
+
+// Delivery states. PENDING → DELIVERED, or PENDING → DEAD once the retry
+// schedule is exhausted (a dead delivery can be sent again by hand).
+const (
+	DeliveryPending   DeliveryStatus = "PENDING"
+	DeliveryDelivered DeliveryStatus = "DELIVERED"
+	DeliveryDead      DeliveryStatus = "DEAD"
+)
+
+// Delivery targets.
+const (
+	TargetWebhook = "webhook" // the app's NotifyURL
+	TargetHooks   = "hooks"   // the After... hooks of the host process
+)
+
+// Delivery is the transactional outbox: one row per event and target,
+// inserted in the transaction of the state change it reports, then
+// delivered at least once by the workers.
+type Delivery struct {
+	ID       int64  `gorm:"primaryKey;autoIncrement"`
+	EventID  string `gorm:"size:40;not null;index"` // the webhook's "id"; the same on every retry
+	AppID    string `gorm:"size:32;not null;index"`
+	Type     string `gorm:"size:32;not null"` // charge.succeeded, charge.closed, refund.succeeded, refund.failed
+	Target   string `gorm:"size:16;not null"` // TargetWebhook or TargetHooks
+	ChargeID int64  `gorm:"not null"`
+	RefundID int64  `gorm:"not null;default:0"`
+	URL      string `gorm:"size:2048;not null;default:''"` // webhook target at the time of the event
+	Body     string `gorm:"type:text"`                     // the webhook body, {"id","type","created","data"}
+
+	Status        DeliveryStatus `gorm:"size:16;not null;index:,composite:due,priority:1"`
+	NextAttemptAt time.Time      `gorm:"not null;index:,composite:due,priority:2"`
+	Attempts      int            `gorm:"not null;default:0"`
+	LeaseUntil    *time.Time
+	LeaseToken    string     `gorm:"size:32;not null;default:''"`
+	LastStatus    int        `gorm:"not null;default:0"` // HTTP status of the last attempt (0: none)
+	LastError     string     `gorm:"size:512;not null;default:''"`
+	LastAttemptAt *time.Time
+	DeliveredAt   *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
 // Tables names the pay center's tables for one prefix.
 type Tables struct {
 	Charges       string
 	Refunds       string
 	Nonces        string
 	Notifications string
+	Deliveries    string
 }
 
 // NewTables returns the table names for prefix (e.g. "pay_").
@@ -139,6 +193,7 @@ func NewTables(prefix string) Tables {
 		Refunds:       prefix + "refunds",
 		Nonces:        prefix + "nonces",
 		Notifications: prefix + "notifications",
+		Deliveries:    prefix + "deliveries",
 	}
 }
 
@@ -153,6 +208,7 @@ func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
 		{t.Refunds, &Refund{}},
 		{t.Nonces, &Nonce{}},
 		{t.Notifications, &Notification{}},
+		{t.Deliveries, &Delivery{}},
 	} {
 		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.table, err)

@@ -78,6 +78,13 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, p
 		TimeExpire: p.TimeExpire, ExpireAt: now.Add(time.Duration(p.TimeExpire) * time.Second),
 		Status: models.ChargeCreated, CreatedAt: now, UpdatedAt: now,
 	}
+	if ch := e.byCode[p.Channel]; ch != s.sandbox {
+		if _, ok := ch.(channels.Querier); ok {
+			// Notifications can be lost: the reconciliation worker asks.
+			next := now.Add(queryDelay(0))
+			c.NextQueryAt = &next
+		}
+	}
 	// In a savepoint, so that a duplicate key does not abort a host's
 	// PostgreSQL transaction.
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.charges(tx).Create(c).Error })
@@ -353,7 +360,10 @@ func (s *Service) markClosed(ctx context.Context, tx *gorm.DB, id int64) error {
 	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return internal(err)
 	}
-	return s.hooks.RunClosed(ctx, &hooks.Closed{Tx: tx, Charge: &c})
+	if err := s.hooks.RunClosed(ctx, &hooks.Closed{Tx: tx, Charge: &c}); err != nil {
+		return err
+	}
+	return s.emit(tx, c.AppID, hooks.ChargeClosed, c.ID, 0, payResult(&c))
 }
 
 // applyPayment applies what a channel said about charge c: a payment (the
@@ -401,5 +411,30 @@ func (s *Service) markPaid(ctx context.Context, tx *gorm.DB, id int64, p *channe
 	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
 		return internal(err)
 	}
-	return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: tx, Charge: &c, Late: c.LatePaid})
+	if err := s.hooks.RunPaid(ctx, &hooks.Paid{Tx: tx, Charge: &c, Late: c.LatePaid}); err != nil {
+		return err
+	}
+	if err := s.emit(tx, c.AppID, hooks.ChargeSucceeded, c.ID, 0, payResult(&c)); err != nil {
+		return err
+	}
+	if c.LatePaid && s.refundLate {
+		return s.refundLatePayment(tx, &c)
+	}
+	return nil
+}
+
+// refundLatePayment reserves a full refund of a late payment (LatePayment
+// "refund"), numbered "LATE" + outTradeNo; the refund worker sends it.
+func (s *Service) refundLatePayment(tx *gorm.DB, c *models.Charge) error {
+	now := s.utcNow()
+	r := &models.Refund{
+		AppID: c.AppID, OutRefundNo: "LATE" + c.OutTradeNo, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
+		RefundFee: c.TotalFee, RefundDesc: "late payment refunded automatically", Status: models.RefundProcessing,
+		NextCheckAt: &now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.refunds(tx).Create(r).Error; err != nil {
+		return err
+	}
+	return s.charges(tx).Where("id = ? AND refund_reserved + total_fee <= total_fee", c.ID).
+		Updates(map[string]any{"refund_reserved": gorm.Expr("refund_reserved + total_fee"), "updated_at": now}).Error
 }

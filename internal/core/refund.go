@@ -69,10 +69,11 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 		return nil, err
 	}
 	now := s.utcNow()
+	check := now.Add(queryDelay(0)) // the refund worker's first look, if still PROCESSING
 	r := &models.Refund{
 		AppID: e.ID, OutRefundNo: p.OutRefundNo, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
 		RefundFee: p.RefundFee, RefundDesc: p.RefundDesc, Status: models.RefundProcessing,
-		CreatedAt: now, UpdatedAt: now,
+		NextCheckAt: &check, CreatedAt: now, UpdatedAt: now,
 	}
 	errDuplicate := errors.New("duplicate outRefundNo")
 	err = run(ctx, func(tx *gorm.DB) error {
@@ -323,7 +324,14 @@ func (s *Service) applyRefund(ctx context.Context, id int64, out *channels.Refun
 		if err := s.charges(tx).Where("id = ?", r.ChargeID).Take(&c).Error; err != nil {
 			return err
 		}
-		return s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: tx, Charge: &c, Refund: &r})
+		if err := s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: tx, Charge: &c, Refund: &r}); err != nil {
+			return err
+		}
+		typ := hooks.RefundSucceeded
+		if r.Status == models.RefundFailed {
+			typ = hooks.RefundFailed
+		}
+		return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundResult(&r))
 	}))
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -55,6 +56,11 @@ type Options struct {
 	Now            func() time.Time
 	ChannelTimeout time.Duration
 	QueryTimeout   time.Duration
+	Webhook        WebhookOptions
+	Workers        WorkerOptions
+	// RefundLatePayments refunds a payment that arrives for a closed or
+	// expired charge in full, automatically (LatePayment "refund").
+	RefundLatePayments bool
 }
 
 // Service is the pay center engine.
@@ -72,6 +78,12 @@ type Service struct {
 	timeout  time.Duration
 	qtimeout time.Duration
 	nonces   nonceJanitor
+
+	webhook     WebhookOptions
+	webhookHTTP *http.Client
+	workers     WorkerOptions
+	wake        chan struct{}
+	refundLate  bool
 }
 
 type appEntry struct {
@@ -89,6 +101,8 @@ func New(o Options) (*Service, error) {
 		base: strings.TrimRight(o.BasePath, "/"), public: strings.TrimRight(o.PublicURL, "/"),
 		log: o.Logger, now: o.Now, timeout: o.ChannelTimeout, qtimeout: o.QueryTimeout,
 		apps: map[string]*appEntry{}, byKey: map[string]*appEntry{},
+		webhook: o.Webhook, webhookHTTP: webhookClient(o.Webhook), workers: o.Workers,
+		wake: make(chan struct{}, 1), refundLate: o.RefundLatePayments,
 	}
 	if len(o.Apps) == 0 {
 		return nil, fmt.Errorf("no apps configured")

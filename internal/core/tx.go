@@ -16,7 +16,11 @@ import (
 func (s *Service) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.db.WithContext(ctx).Transaction(fn)
-		if err == nil || attempt == 5 || !transient(err) {
+		if err == nil {
+			s.wakeWorkers() // the change may have written outbox entries
+			return nil
+		}
+		if attempt == 5 || !transient(err) {
 			return err
 		}
 		d := time.Duration(5<<attempt)*time.Millisecond + rand.N(5*time.Millisecond)

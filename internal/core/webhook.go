@@ -1,0 +1,141 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// WebhookOptions configure webhook delivery.
+type WebhookOptions struct {
+	Schedule             []time.Duration // waits before the 2nd, 3rd, ... attempt; then DEAD
+	Timeout              time.Duration   // per attempt
+	AllowPrivateNetworks bool
+}
+
+// DefaultWebhookSchedule is SPEC 5's retry schedule.
+var DefaultWebhookSchedule = []time.Duration{15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+// SignWebhook returns hex(HMAC-SHA256(secret, timestamp + "." + body)).
+func SignWebhook(secret, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// webhookClient returns the HTTP client of webhook delivery: no proxy, no
+// redirects followed, the timeout on every attempt, and a dial-time guard
+// that refuses loopback, private, link-local (cloud metadata included),
+// shared and unspecified addresses unless private networks are allowed.
+// The guard looks at the address actually dialled, after DNS, so a public
+// name resolving to 127.0.0.1 is refused too.
+func webhookClient(o WebhookOptions) *http.Client {
+	d := &net.Dialer{Timeout: o.Timeout}
+	if !o.AllowPrivateNetworks {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return err
+			}
+			if why := forbidden(ip.Unmap()); why != "" {
+				return &guardError{ip: ip.Unmap().String(), why: why}
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Timeout: o.Timeout,
+		Transport: &http.Transport{
+			Proxy: nil, DialContext: d.DialContext, MaxIdleConnsPerHost: 8,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: o.Timeout, ResponseHeaderTimeout: o.Timeout,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// guardError is the dial guard's refusal.
+type guardError struct{ ip, why string }
+
+func (e *guardError) Error() string {
+	return fmt.Sprintf("refused to connect to %s: %s address (private networks are not allowed)", e.ip, e.why)
+}
+
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+func forbidden(ip netip.Addr) string {
+	switch {
+	case ip.IsLoopback():
+		return "a loopback"
+	case ip.IsPrivate():
+		return "a private"
+	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
+		return "a link-local (cloud metadata)"
+	case ip.IsUnspecified():
+		return "an unspecified"
+	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
+		return "a multicast"
+	case sharedAddressSpace.Contains(ip):
+		return "a shared (carrier-grade NAT)"
+	}
+	return ""
+}
+
+// postWebhook sends one attempt. It returns the HTTP status (0 when no
+// answer came) and nil only for a 2xx.
+func (s *Service) postWebhook(ctx context.Context, url, key, secret string, body []byte) (int, error) {
+	ts := strconv.FormatInt(s.now().UnixMilli(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "paycenter-webhook/1")
+	req.Header.Set("key", key)
+	req.Header.Set("timestamp", ts)
+	req.Header.Set("sign", SignWebhook(secret, ts, body))
+	resp, err := s.webhookHTTP.Do(req)
+	if err != nil {
+		var ge *guardError
+		if errors.As(err, &ge) {
+			return 0, ge
+		}
+		return 0, errors.New(shortHTTPError(err))
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("HTTP %d (a 2xx is required; redirects are not followed)", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+// shortHTTPError keeps the useful part of a transport error.
+func shortHTTPError(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "no answer within the timeout"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Error()
+	}
+	return truncate(err.Error(), 300)
+}
