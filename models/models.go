@@ -168,9 +168,9 @@ type Delivery struct {
 	NextAttemptAt time.Time      `gorm:"not null;index:,composite:due,priority:2"`
 	Attempts      int            `gorm:"not null;default:0"`
 	LeaseUntil    *time.Time
-	LeaseToken    string     `gorm:"size:32;not null;default:''"`
-	LastStatus    int        `gorm:"not null;default:0"` // HTTP status of the last attempt (0: none)
-	LastError     string     `gorm:"size:512;not null;default:''"`
+	LeaseToken    string `gorm:"size:32;not null;default:''"`
+	LastStatus    int    `gorm:"not null;default:0"` // HTTP status of the last attempt (0: none)
+	LastError     string `gorm:"size:512;not null;default:''"`
 	LastAttemptAt *time.Time
 	DeliveredAt   *time.Time
 	CreatedAt     time.Time
