@@ -73,10 +73,12 @@ func (s *Service) wakeWorkers() {
 }
 
 // RunDue runs every worker once over what is due now and returns how many
-// items were handled. The workers call the same steps; RunDue lets tests
-// and cron-style hosts drive them.
+// items were handled; deliveries go last, so that events the other steps
+// produce go out in the same round. The workers call the same steps; RunDue
+// lets tests and cron-style hosts drive them.
 func (s *Service) RunDue(ctx context.Context) int {
-	return s.DeliverDue(ctx) + s.ExpireDue(ctx) + s.ReconcileDue(ctx) + s.SyncRefundsDue(ctx)
+	n := s.ExpireDue(ctx) + s.ReconcileDue(ctx) + s.SyncRefundsDue(ctx)
+	return n + s.DeliverDue(ctx)
 }
 
 // DeliverDue attempts the outbox entries that are due, each under a lease
