@@ -1198,6 +1198,15 @@ workers:
 		}
 		c1.fail(t, bbCall{path: "/api/charges/close", form: map[string]string{"channel": "WX_JSAPI", "outTradeNo": "nosuchorder2"}}, 10008)
 		c1.fail(t, bbCall{method: http.MethodGet, path: "/api/charges/close", query: map[string]string{"channel": "WX_JSAPI", "outTradeNo": no}}, 10002)
+		// a payment that arrives after close is recorded (SPEC §2.7: PAID, latePaid)
+		late := bbTradeNo("C")
+		c1.ok(t, bbCall{path: "/api/charges", form: bbChargeForm("ALI_APP", late)})
+		c1.ok(t, bbCall{path: "/api/charges/close", form: map[string]string{"channel": "ALI_APP", "outTradeNo": late}})
+		bbSandboxPay(t, srv, app1.id, late, "success")
+		pr = c1.ok(t, bbCall{method: http.MethodGet, path: "/api/charges/pay-result", query: map[string]string{"channel": "ALI_APP", "outTradeNo": late}})
+		if pr["hasPay"] != true || pr["status"] != "PAID" {
+			t.Errorf("late payment after close not recorded as PAID: %v", pr)
+		}
 	})
 
 	// ---- 6b. odd but valid inputs a real client sends --------------------
