@@ -1,10 +1,15 @@
-// Command example runs the pay center on its own Gin engine.
+// Command example runs the pay center on its own Gin engine, with a demo
+// shop beside it.
 //
 //	go run ./example                  # demo: SQLite file, sandbox channels, a generated app
 //	go run ./example -config FILE     # the YAML configuration of the README
 //
 // It prints the URL to open, the key and secret of every app, and the
-// routes mounted.
+// routes mounted. The shop (under /shop, see shop.go) sells through the
+// first app: it creates charges and refunds with package client over HTTP,
+// keeps its orders in table shop_orders of the pay center's database and
+// marks them paid and refunded from hooks, in the pay center's
+// transaction. Its admin page lists the pay center's charges and refunds.
 package main
 
 import (
@@ -77,6 +82,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 	}
 	defer closeDB()
 
+	// The demo shop's hooks write its orders in the pay center's transaction.
+	shop := newShop(log, fc.PublicURL)
+	cfg.Hooks = append(cfg.Hooks, shop.hooks()...)
+
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -85,6 +94,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 		return err
 	}
 	defer pc.Close()
+	// The shop calls the pay center over HTTP, on the address it listens on.
+	if err := shop.attach(ctx, pc, "http://"+dialAddr(ln.Addr())+fc.BasePath); err != nil {
+		return err
+	}
+	shop.register(r)
 
 	printBanner(stdout, fc, pc)
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
@@ -225,6 +239,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 
 func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter) {
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
+	fmt.Fprintf(w, "open the demo shop: %s%s/ (admin: %s%s/admin)\n", fc.PublicURL, shopPrefix, fc.PublicURL, shopPrefix)
 	if pc.SandboxEnabled() {
 		fmt.Fprintln(w, "sandbox mode: channels without credentials are simulated (no real money moves)")
 	}

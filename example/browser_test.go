@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	qrcode "github.com/skip2/go-qrcode"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The browser tests drive the demo shop in a real headless Chromium: buy,
+// pay in the sandbox cashier, refund, and read the admin page. Any console
+// error, failed resource or JavaScript exception on any page fails them.
+//
+// PAYCENTER_UPDATE_SCREENSHOTS=1 also writes the README's screenshots to
+// ../docs.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// stepTimeout bounds each browser step; a step waits on a selector or a
+// condition, never on a fixed delay.
+const stepTimeout = 30 * time.Second
+
+// browser is one headless Chromium with a listener on every tab that
+// records console errors and exceptions.
+type browser struct {
+	ctx   context.Context // the first tab
+	shots string          // screenshot directory
+	docs  string          // ../docs, absolute (tests change directory)
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing (%v): .ci/run installs Debian's chromium", chromiumPath, err)
+		}
+		t.Skipf("skipping the browser tests: %s not found; install it with `apt-get install chromium` (CI never skips)", chromiumPath)
+	}
+	profile, err := os.MkdirTemp("", "paycenter-chromium-")
+	require.NoError(t, err)
+	docs, err := filepath.Abs(filepath.Join("..", "docs"))
+	require.NoError(t, err)
+	b := &browser{shots: t.TempDir(), docs: docs}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc() // waits for the browser to exit
+		os.RemoveAll(profile)
+	})
+	// The first Do starts the browser and binds its life to its context, so
+	// it takes the tab's own context, without a step timeout.
+	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	b.ctx = ctx
+	return b
+}
+
+// listen runs in the tab's event loop: it only records.
+func (b *browser) listen(ev any) {
+	var p string
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeAssert {
+			return
+		}
+		var args []string
+		for _, a := range ev.Args {
+			if a.Description != "" {
+				args = append(args, a.Description)
+			} else {
+				args = append(args, fmt.Sprint(a.Value))
+			}
+		}
+		p = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		p = fmt.Sprintf("exception: %s (%s:%d)", d.Text, d.URL, d.LineNumber+1)
+		if d.Exception != nil {
+			p += " " + d.Exception.Description
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level != log.EntryLevelError {
+			return
+		}
+		p = fmt.Sprintf("browser log (%s): %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+	default:
+		return
+	}
+	b.mu.Lock()
+	b.problems = append(b.problems, p)
+	b.mu.Unlock()
+}
+
+// noConsoleErrors fails t if any page reported an error since the last
+// check.
+func (b *browser) noConsoleErrors(t *testing.T) {
+	t.Helper()
+	b.mu.Lock()
+	problems := b.problems
+	b.problems = nil
+	b.mu.Unlock()
+	assert.Empty(t, problems, "browser console errors or exceptions")
+}
+
+// newTab opens another tab of the same browser, with the same listener.
+func (b *browser) newTab(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(b.ctx, chromedp.WithListener(b.listen))
+	// The first Do opens the tab for the life of its context: no timeout.
+	require.NoError(t, chromedp.Do(tab))
+	return tab, cancel
+}
+
+// do runs steps on tab with a step timeout.
+func do(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, steps...))
+}
+
+// get runs one action that returns a value.
+func get[T any](t *testing.T, tab context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// shot saves a full-page PNG screenshot of tab as name, checks it, and
+// with PAYCENTER_UPDATE_SCREENSHOTS=1 copies it to ../docs/docName.
+func (b *browser) shot(t *testing.T, tab context.Context, name, docName string) {
+	t.Helper()
+	png := get(t, tab, chromedp.FullScreenshot(100))
+	path := filepath.Join(b.shots, name)
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Size(), "screenshot %s is empty", name)
+	require.True(t, strings.HasPrefix(string(png), "\x89PNG\r\n\x1a\n"), "screenshot %s is a PNG", name)
+	if docName != "" && os.Getenv("PAYCENTER_UPDATE_SCREENSHOTS") != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(b.docs, docName), png, 0o644))
+		t.Logf("updated docs/%s", docName)
+	}
+}
+
+var shopLine = regexp.MustCompile(`open the demo shop: (\S+)`)
+
+// TestBrowserShop runs the zero-config demo and shops in Chromium: a
+// WX_NATIVE order paid by "scanning" its QR code while the order page
+// watches, an ALI_WEB order paid through the submitted channel form and
+// refunded in two parts (and once over the balance), and the admin page.
+func TestBrowserShop(t *testing.T) {
+	b := newBrowser(t) // before Chdir: it resolves ../docs
+	t.Chdir(t.TempDir())
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	// Zero config but for the address (8080 may be taken on a test machine).
+	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
+	addr, banner := start(t, "-config", cfg)
+	m := shopLine.FindStringSubmatch(banner)
+	require.NotNil(t, m, "the banner prints the shop's URL:\n%s", banner)
+	shopURL := m[1]
+	require.Equal(t, "http://"+addr+"/shop/", shopURL)
+	base := "http://" + addr
+
+	tab := b.ctx
+	var wxOrder, aliOrder string
+
+	t.Run("WX_NATIVE QR code, cashier, live status", func(t *testing.T) {
+		do(t, tab, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("buy-mug-WX_NATIVE")))
+		assert.Equal(t, shopURL, get(t, tab, chromedp.Location()), "/ leads to the shop")
+		b.shot(t, tab, "shop.png", "demo-shop.png")
+
+		do(t, tab, chromedp.Click(chromedp.ID("buy-mug-WX_NATIVE")), chromedp.WaitVisible(chromedp.ID("qr")))
+		loc := get(t, tab, chromedp.Location())
+		require.Contains(t, loc, "/shop/orders/D")
+		wxOrder = loc[strings.LastIndex(loc, "/")+1:]
+		assert.Equal(t, "UNPAID", get(t, tab, chromedp.AttributeValue(chromedp.ID("status"), "data-status")).Value)
+		assert.Equal(t, "¥39.90", get(t, tab, chromedp.Text(chromedp.ID("amount"))))
+
+		// The image is a PNG the browser decoded, and it is exactly the QR
+		// code of the charge's codeUrl, which in the sandbox is the cashier.
+		loaded := get(t, tab, chromedp.Poll[bool](`(() => { const i = document.getElementById("qr"); return i.complete && i.naturalWidth === 256 })()`))
+		require.True(t, loaded)
+		src := get(t, tab, chromedp.AttributeValue(chromedp.ID("qr"), "src")).Value
+		codeURL := get(t, tab, chromedp.AttributeValue(chromedp.ID("qr"), "data-code-url")).Value
+		require.Equal(t, base+"/sandbox/cashier/dev/"+wxOrder, codeURL)
+		require.True(t, strings.HasPrefix(src, "data:image/png;base64,"), src)
+		img, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
+		require.NoError(t, err)
+		want, err := qrcode.Encode(codeURL, qrcode.Medium, 256)
+		require.NoError(t, err)
+		assert.Equal(t, want, img, "the QR code encodes codeUrl")
+		b.shot(t, tab, "wx-order.png", "")
+
+		// "Scan" in another tab: the cashier, Pay.
+		cashier, closeCashier := b.newTab(t)
+		do(t, cashier, chromedp.Navigate(codeURL), chromedp.WaitVisible(chromedp.ID("success")))
+		assert.Equal(t, "CREATED", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
+		do(t, cashier, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("return")))
+		assert.Equal(t, "PAID", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
+		b.shot(t, cashier, "wx-cashier-paid.png", "")
+		closeCashier()
+
+		// The order page, never reloaded, learns it from the shop's status
+		// endpoint: shop_orders was updated by the OnPaid hook.
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(`#status[data-status="PAID"]`)),
+			chromedp.WaitVisible(chromedp.ID("refund-section")), chromedp.WaitNotVisible(chromedp.ID("qr")))
+		assert.Equal(t, loc, get(t, tab, chromedp.Location()), "no navigation happened")
+		assert.Equal(t, "Paid", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		b.shot(t, tab, "wx-order-paid.png", "")
+		b.noConsoleErrors(t)
+	})
+
+	t.Run("ALI_WEB form, pay, partial refunds", func(t *testing.T) {
+		do(t, tab, chromedp.Navigate(shopURL), chromedp.WaitVisible(chromedp.ID("buy-tea-ALI_WEB")))
+		// The shop renders channelParams.body, whose form submits itself to
+		// the (sandbox) channel: the browser lands on the cashier.
+		do(t, tab, chromedp.Click(chromedp.ID("buy-tea-ALI_WEB")), chromedp.WaitVisible(chromedp.ID("success")))
+		loc := get(t, tab, chromedp.Location())
+		require.Contains(t, loc, base+"/sandbox/cashier/dev/D")
+		aliOrder, _, _ = strings.Cut(loc[strings.LastIndex(loc, "/")+1:], "?")
+		assert.Equal(t, aliOrder, get(t, tab, chromedp.Text(chromedp.ID("outTradeNo"))))
+		b.shot(t, tab, "ali-cashier.png", "")
+
+		do(t, tab, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("return")))
+		do(t, tab, chromedp.Click(chromedp.ID("return")), chromedp.WaitVisible(chromedp.CSS(`#status[data-status="PAID"]`)))
+		assert.Equal(t, base+"/shop/orders/"+aliOrder, get(t, tab, chromedp.Location()), "the return URL is the shop's order page")
+		assert.Equal(t, "Paid", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		assert.Equal(t, "0.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
+		assert.Equal(t, "128.00", get(t, tab, chromedp.Value(chromedp.ID("refund-amount"))))
+
+		// Refund part.
+		do(t, tab, chromedp.SetValue(chromedp.ID("refund-amount"), "30"), chromedp.Click(chromedp.ID("refund-submit")),
+			chromedp.WaitVisible(chromedp.ID("notice")))
+		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("notice"))), "of ¥30.00: SUCCESS")
+		assert.Equal(t, "30.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
+		assert.Equal(t, "98.00", get(t, tab, chromedp.Text(chromedp.ID("refundable"))))
+		assert.Equal(t, "Paid · partly refunded", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		b.shot(t, tab, "ali-refunded-part.png", "")
+
+		// More than is left: the pay center refuses (10009), nothing changes.
+		do(t, tab, chromedp.SetValue(chromedp.ID("refund-amount"), "98.01"), chromedp.Click(chromedp.ID("refund-submit")),
+			chromedp.WaitVisible(chromedp.ID("error")))
+		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("error"))), "code 10009")
+		assert.Equal(t, "30.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
+
+		// The rest.
+		do(t, tab, chromedp.SetValue(chromedp.ID("refund-amount"), "98.00"), chromedp.Click(chromedp.ID("refund-submit")),
+			chromedp.WaitVisible(chromedp.ID("notice")), chromedp.WaitVisible(chromedp.ID("done-section")))
+		assert.Equal(t, "128.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
+		assert.Equal(t, "Paid · fully refunded", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		do(t, tab, chromedp.WaitNotVisible(chromedp.ID("refund-section")))
+		b.noConsoleErrors(t)
+	})
+
+	t.Run("admin lists charges, refunds and shop orders", func(t *testing.T) {
+		require.NotEmpty(t, wxOrder)
+		require.NotEmpty(t, aliOrder)
+		do(t, tab, chromedp.Navigate(shopURL), chromedp.WaitVisible(chromedp.ID("nav-admin")),
+			chromedp.Click(chromedp.ID("nav-admin")), chromedp.WaitVisible(chromedp.ID("charges")))
+		row := func(table, attr, key string) string {
+			return get(t, tab, chromedp.Text(chromedp.CSS(fmt.Sprintf(`#%s tr[%s="%s"]`, table, attr, key))))
+		}
+		wx := row("charges", "data-out-trade-no", wxOrder)
+		assert.Contains(t, wx, "WX_NATIVE")
+		assert.Contains(t, wx, "¥39.90")
+		assert.Contains(t, wx, "PAID")
+		ali := row("charges", "data-out-trade-no", aliOrder)
+		assert.Contains(t, ali, "ALI_WEB")
+		assert.Contains(t, ali, "¥128.00\tPAID\t¥128.00", "amount, status, refunded")
+
+		refunds := get(t, tab, chromedp.Text(chromedp.ID("refunds")))
+		n := get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#refunds tbody tr').length`))
+		assert.Equal(t, 2, n, "two refunds (the one over the balance was refused):\n%s", refunds)
+		assert.Equal(t, 2, strings.Count(refunds, "\t"+aliOrder+"\t"), refunds)
+		assert.Equal(t, 2, strings.Count(refunds, "SUCCESS"), refunds)
+		assert.Contains(t, refunds, "¥30.00")
+		assert.Contains(t, refunds, "¥98.00")
+
+		assert.Contains(t, row("orders", "data-no", wxOrder), "PAID")
+		assert.Contains(t, row("orders", "data-no", aliOrder), "¥128.00")
+		b.shot(t, tab, "admin.png", "demo-admin.png")
+		b.noConsoleErrors(t)
+	})
+}
