@@ -238,6 +238,9 @@ func TestBrowserShop(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("refund-section")), chromedp.WaitNotVisible(chromedp.ID("qr")))
 		assert.Equal(t, loc, get(t, tab, chromedp.Location()), "no navigation happened")
 		assert.Equal(t, "Paid", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		// The AfterPaid hook runs after the commit, from the outbox.
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(`#receipt[data-sent="1"]`)))
+		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("receipt"))), "e-mailed ")
 		b.shot(t, tab, "wx-order-paid.png", "")
 		b.noConsoleErrors(t)
 	})
@@ -310,6 +313,21 @@ func TestBrowserShop(t *testing.T) {
 
 		assert.Contains(t, row("orders", "data-no", wxOrder), "PAID")
 		assert.Contains(t, row("orders", "data-no", aliOrder), "¥128.00")
+
+		// The outbox: one after-commit hook delivery per payment and per
+		// refund, delivered at the first attempt. The page refreshes itself
+		// while a delivery has not been tried.
+		delivered := func(order, typ string) string {
+			return fmt.Sprintf(`#deliveries tr[data-order="%s"][data-type="%s"][data-target="hooks"][data-status="DELIVERED"][data-attempts="1"]`, order, typ)
+		}
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(delivered(wxOrder, "charge.succeeded"))),
+			chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "charge.succeeded"))),
+			chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "refund.succeeded"))),
+			chromedp.WaitNotPresent(chromedp.ID("refreshing")))
+		n = get(t, tab, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll('%s').length`, delivered(aliOrder, "refund.succeeded"))))
+		assert.Equal(t, 2, n, "one delivery per refund")
+		n = get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#deliveries tbody tr').length`))
+		assert.Equal(t, 4, n, "two payments, two refunds, no webhook (the dev app has no notifyURL)")
 		b.shot(t, tab, "admin.png", "demo-admin.png")
 		b.noConsoleErrors(t)
 	})

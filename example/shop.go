@@ -12,6 +12,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,8 +61,11 @@ type shopOrder struct {
 	RefundedFee int64  `gorm:"not null;default:0"` // fen, set by the OnRefund hook
 	PaidAt      *time.Time
 	CodeURL     string `gorm:"size:2048;not null;default:''"` // WX_NATIVE: what the QR code encodes
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// ReceiptSentAt is when the AfterPaid hook "e-mailed" the receipt
+	// (after the commit, from the pay center's outbox).
+	ReceiptSentAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // TableName implements gorm's tabler.
@@ -134,11 +138,34 @@ func newShop(log *slog.Logger, publicURL string) *shop {
 	return &shop{log: log, publicURL: publicURL, pages: pages, favicon: faviconPNG()}
 }
 
-// hooks returns the shop's hooks: they mark its order paid and record the
-// refunded amount in the pay center's transaction (ev.Tx), so the shop's
-// order and the pay center's charge can never disagree.
+// hooks returns the shop's hooks. OnPaid and OnRefund mark its order paid
+// and record the refunded amount in the pay center's transaction (ev.Tx),
+// so the shop's order and the pay center's charge can never disagree.
+// AfterPaid and AfterRefund run after the commit, from the pay center's
+// outbox (they are the "hooks" deliveries of the admin page): the slow,
+// retryable work, here a simulated e-mail.
 func (s *shop) hooks() []hooks.Hook {
 	return []hooks.Hook{
+		hooks.AfterPaidFunc(func(ctx context.Context, ev *hooks.Event) error {
+			if ev.Charge.AppID != s.app.ID {
+				return nil
+			}
+			// At least once: the condition makes a second call a no-op.
+			res := s.db.WithContext(ctx).Model(&shopOrder{}).
+				Where("no = ? AND receipt_sent_at IS NULL", ev.Charge.OutTradeNo).
+				Update("receipt_sent_at", time.Now().UTC())
+			if res.Error == nil && res.RowsAffected == 1 {
+				s.log.Info("shop: e-mailed the receipt", "order", ev.Charge.OutTradeNo, "event", ev.ID)
+			}
+			return res.Error
+		}),
+		hooks.AfterRefundFunc(func(ctx context.Context, ev *hooks.Event) error {
+			if ev.Charge.AppID == s.app.ID {
+				s.log.Info("shop: e-mailed the refund notice", "order", ev.Charge.OutTradeNo,
+					"refund", ev.Refund.OutRefundNo, "status", ev.Refund.Status, "event", ev.ID)
+			}
+			return nil
+		}),
 		hooks.OnPaidFunc(func(ctx context.Context, ev *hooks.Paid) error {
 			if ev.Charge.AppID != s.app.ID {
 				return nil
@@ -193,6 +220,7 @@ func (s *shop) register(r *gin.Engine) {
 	g.POST("/orders/:no/pay", s.repay)
 	g.POST("/orders/:no/refund", s.refund)
 	g.GET("/admin", s.admin)
+	g.POST("/webhook", s.webhook)
 }
 
 func (s *shop) render(c *gin.Context, status int, page string, data gin.H) {
@@ -314,11 +342,14 @@ type orderView struct {
 	Refunded    string `json:"refunded"`
 	Refundable  string `json:"refundable"`
 	CanRefund   bool   `json:"canRefund"`
+	PaidAt      string `json:"paidAt"`
+	ReceiptSent string `json:"receiptSent"` // when the AfterPaid hook sent it; "" not yet
 }
 
 func viewOf(o *shopOrder) orderView {
 	v := orderView{Status: o.Status, StatusText: "Awaiting payment", RefundedFee: o.RefundedFee,
-		Refunded: yuan(o.RefundedFee), Refundable: yuan(o.Amount - o.RefundedFee)}
+		Refunded: yuan(o.RefundedFee), Refundable: yuan(o.Amount - o.RefundedFee),
+		PaidAt: when(o.PaidAt), ReceiptSent: when(o.ReceiptSentAt)}
 	if o.Status == orderPaid {
 		v.Paid, v.StatusText = true, "Paid"
 		v.CanRefund = o.RefundedFee < o.Amount
@@ -433,8 +464,64 @@ func (s *shop) admin(c *gin.Context) {
 		s.fail(c, http.StatusInternalServerError, "Could not read shop orders", err)
 		return
 	}
+	deliveries, err := s.pc.Deliveries(ctx, paycenter.DeliveryFilter{Limit: 100})
+	if err != nil {
+		s.fail(c, http.StatusInternalServerError, "Could not read deliveries", err)
+		return
+	}
+	// Deliveries name their charge by id; show its order number.
+	orderNos := map[int64]string{}
+	for _, ch := range charges {
+		orderNos[ch.ID] = ch.OutTradeNo
+	}
+	var missing []int64
+	for _, d := range deliveries {
+		if _, ok := orderNos[d.ChargeID]; !ok {
+			missing = append(missing, d.ChargeID)
+		}
+	}
+	if len(missing) > 0 {
+		var more []models.Charge
+		if err := db.Table(t.Charges).Select("id", "out_trade_no").Where("id IN ?", missing).Find(&more).Error; err == nil {
+			for _, ch := range more {
+				orderNos[ch.ID] = ch.OutTradeNo
+			}
+		}
+	}
+	rows := make([]deliveryRow, len(deliveries))
+	fresh := false // a delivery not tried yet: the page refreshes itself
+	for i, d := range deliveries {
+		rows[i] = deliveryRow{Delivery: d, OutTradeNo: orderNos[d.ChargeID]}
+		fresh = fresh || (d.Status == models.DeliveryPending && d.Attempts == 0)
+	}
 	s.render(c, http.StatusOK, "admin", gin.H{"Title": "Admin", "Charges": charges, "Refunds": refunds,
-		"Orders": orders, "Tables": t})
+		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t})
+}
+
+// deliveryRow is an outbox entry with its charge's order number.
+type deliveryRow struct {
+	models.Delivery
+	OutTradeNo string
+}
+
+// webhook receives the pay center's webhooks when an app's notifyURL is
+// {publicURL}/shop/webhook (set it in the -config file; the generated dev
+// app has none). It verifies the signature with the app's secret; the
+// shop's state is already kept by the hooks, so it only logs the event.
+func (s *shop) webhook(c *gin.Context) {
+	payload, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	if err != nil {
+		c.String(http.StatusBadRequest, "read body")
+		return
+	}
+	ev, err := client.ParseWebhook(payload, c.Request.Header, s.app.Secret, client.DefaultTolerance)
+	if err != nil {
+		s.log.Warn("shop: webhook refused", "err", err)
+		c.String(http.StatusBadRequest, "invalid webhook")
+		return
+	}
+	s.log.Info("shop: webhook", "id", ev.ID, "type", ev.Type)
+	c.Status(http.StatusNoContent)
 }
 
 func orderPath(no string) string { return shopPrefix + "/orders/" + url.PathEscape(no) }
