@@ -235,6 +235,8 @@ func bbStart(t *testing.T, configYAML func(addr string, dir string) string) *bbS
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
+	poll := time.NewTicker(50 * time.Millisecond) // the child's port is the only readiness signal
+	defer poll.Stop()
 	for {
 		select {
 		case <-done:
@@ -249,7 +251,7 @@ func bbStart(t *testing.T, configYAML func(addr string, dir string) string) *bbS
 		if time.Now().After(deadline) {
 			t.Fatalf("example not listening on %s after 30s:\n%s", addr, out.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		<-poll.C
 	}
 	return &bbServer{base: "http://" + addr, out: out}
 }
@@ -634,16 +636,17 @@ func bbChargeForm(channel, outTradeNo string) map[string]string {
 // The test
 
 type bbWebhook struct {
-	mu     sync.Mutex
-	events []map[string]any
-	errs   []string
+	mu      sync.Mutex
+	events  []map[string]any
+	errs    []string
+	arrived chan struct{} // one value per webhook received
 }
 
 func TestBlackbox(t *testing.T) {
 	app1 := &bbApp{id: "11", key: "e3327bcd-2681-4a2a-a321-c75ekl433ff81", secret: "52ewc-c675-4944-af44-f4fdsww332d88"}
 	app2 := &bbApp{id: "22", key: "k2-7d1f0b7e-9a4c-4f55-b1d2", secret: "s2-0c1b2a39-e4f5-46a7-98b9", minV2: true}
 
-	hook := &bbWebhook{}
+	hook := &bbWebhook{arrived: make(chan struct{}, 1000)}
 	hookSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		hook.mu.Lock()
@@ -671,6 +674,7 @@ func TestBlackbox(t *testing.T) {
 			hook.events = append(hook.events, ev)
 		}
 		w.WriteHeader(http.StatusOK)
+		hook.arrived <- struct{}{}
 	}))
 	t.Cleanup(hookSrv.Close)
 
@@ -1402,29 +1406,31 @@ workers:
 
 	// ---- 7. webhooks -----------------------------------------------------
 	t.Run("webhook", func(t *testing.T) {
-		// BUG (SPEC §5, example-config.md webhook:/workers:): the example logs
-		// "webhook: and workers: are read but not used yet: webhook delivery and
-		// background workers are not implemented in this version" and no
-		// webhook ever reaches App.NotifyURL.
-		if os.Getenv("PAYCENTER_BLACKBOX_WEBHOOK") == "" {
-			t.Skip("webhook delivery not implemented (SPEC §5); set PAYCENTER_BLACKBOX_WEBHOOK=1 to check it")
-		}
 		no := paid["WX_NATIVE"]
 		if no == "" {
 			t.Skip("flow/WX_NATIVE failed")
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		var got map[string]any
-		for got == nil && time.Now().Before(deadline) {
+		find := func() map[string]any {
 			hook.mu.Lock()
+			defer hook.mu.Unlock()
 			for _, ev := range hook.events {
 				d, _ := ev["data"].(map[string]any)
 				if ev["type"] == "charge.succeeded" && d != nil && d["outTradeNo"] == no {
-					got = ev
+					return ev
 				}
 			}
-			hook.mu.Unlock()
-			time.Sleep(100 * time.Millisecond)
+			return nil
+		}
+		timeout := time.After(15 * time.Second)
+		got := find()
+	wait:
+		for got == nil {
+			select {
+			case <-hook.arrived:
+				got = find()
+			case <-timeout:
+				break wait
+			}
 		}
 		hook.mu.Lock()
 		defer hook.mu.Unlock()
@@ -1471,6 +1477,8 @@ func bbSandboxPay(t *testing.T, srv *bbServer, appID, outTradeNo, result string)
 func bbRefundSettled(t *testing.T, c *bbClient, outRefundNo string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
 	for i := 0; ; i++ {
 		m := http.MethodGet
 		cl := bbCall{method: m, path: "/api/refunds/result", query: map[string]string{"outRefundNo": outRefundNo}}
@@ -1484,7 +1492,7 @@ func bbRefundSettled(t *testing.T, c *bbClient, outRefundNo string) map[string]a
 			}
 			return rr
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-poll.C
 	}
 }
 

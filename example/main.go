@@ -131,12 +131,17 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 		}
 	}
 	switch fc.LatePayment {
-	case "", "accept":
-	case "refund":
-		log.Warn("latePayment: refund is not implemented yet; late payments are accepted (recorded as PAID with latePaid)")
+	case "", "accept", "refund":
+		cfg.LatePayment = paycenter.LatePaymentPolicy(fc.LatePayment)
 	default:
 		return cfg, closeDB, fmt.Errorf("latePayment must be accept or refund, not %q", fc.LatePayment)
 	}
+	cfg.Webhook = paycenter.WebhookConfig{Schedule: fc.Webhook.Schedule, Timeout: fc.Webhook.Timeout,
+		// The demo's merchants listen on localhost, so the example allows
+		// private networks unless the file says otherwise (the library's
+		// default is false).
+		AllowPrivateNetworks: fc.Webhook.AllowPrivateNetworks == nil || *fc.Webhook.AllowPrivateNetworks}
+	cfg.Workers.PollInterval = fc.Workers.PollInterval
 	for _, a := range fc.Apps {
 		cfg.Apps = append(cfg.Apps, paycenter.App{ID: a.ID, Key: a.Key, Secret: a.Secret, NotifyURL: a.NotifyURL,
 			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts})
@@ -169,9 +174,6 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 			return cfg, closeDB, fmt.Errorf("wechat: %w", err)
 		}
 		cfg.Channels = append(cfg.Channels, ch)
-	}
-	if len(fc.Webhook.Schedule) > 0 || fc.Webhook.Timeout != 0 || fc.Webhook.AllowPrivateNetworks != nil || fc.Workers.PollInterval != 0 {
-		log.Warn("webhook: and workers: are read but not used yet: webhook delivery and background workers are not implemented in this version")
 	}
 
 	db, err := openDB(fc.Database)
