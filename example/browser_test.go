@@ -314,20 +314,23 @@ func TestBrowserShop(t *testing.T) {
 		assert.Contains(t, row("orders", "data-no", wxOrder), "PAID")
 		assert.Contains(t, row("orders", "data-no", aliOrder), "¥128.00")
 
-		// The outbox: one after-commit hook delivery per payment and per
-		// refund, delivered at the first attempt. The page refreshes itself
-		// while a delivery has not been tried.
-		delivered := func(order, typ string) string {
-			return fmt.Sprintf(`#deliveries tr[data-order="%s"][data-type="%s"][data-target="hooks"][data-status="DELIVERED"][data-attempts="1"]`, order, typ)
+		// The outbox: per payment and per refund, one webhook (to the shop's
+		// /shop/webhook, the demo app's notifyURL) and one after-commit hook
+		// run, each delivered at the first attempt. The page refreshes
+		// itself while a delivery has not been tried.
+		delivered := func(order, typ, target string) string {
+			return fmt.Sprintf(`#deliveries tr[data-order="%s"][data-type="%s"][data-target="%s"][data-status="DELIVERED"][data-attempts="1"]`, order, typ, target)
 		}
-		do(t, tab, chromedp.WaitVisible(chromedp.CSS(delivered(wxOrder, "charge.succeeded"))),
-			chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "charge.succeeded"))),
-			chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "refund.succeeded"))),
-			chromedp.WaitNotPresent(chromedp.ID("refreshing")))
-		n = get(t, tab, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll('%s').length`, delivered(aliOrder, "refund.succeeded"))))
-		assert.Equal(t, 2, n, "one delivery per refund")
+		for _, target := range []string{"hooks", "webhook"} {
+			do(t, tab, chromedp.WaitVisible(chromedp.CSS(delivered(wxOrder, "charge.succeeded", target))),
+				chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "charge.succeeded", target))),
+				chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "refund.succeeded", target))),
+				chromedp.WaitNotPresent(chromedp.ID("refreshing")))
+			n = get(t, tab, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll('%s').length`, delivered(aliOrder, "refund.succeeded", target))))
+			assert.Equal(t, 2, n, "one %s delivery per refund", target)
+		}
 		n = get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#deliveries tbody tr').length`))
-		assert.Equal(t, 4, n, "two payments, two refunds, no webhook (the dev app has no notifyURL)")
+		assert.Equal(t, 8, n, "two payments and two refunds, each to the webhook and the hooks")
 		b.shot(t, tab, "admin.png", "demo-admin.png")
 		b.noConsoleErrors(t)
 	})

@@ -14,6 +14,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,6 +83,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 		return err
 	}
 	defer closeDB()
+
+	if len(cfg.Apps) == 0 && len(cfg.Channels) == 0 {
+		// The demo's app: like the pay center's generated development app,
+		// plus webhooks to the shop, so the admin page shows them too.
+		cfg.Apps = []paycenter.App{{ID: "dev", Key: randomHex(16), Secret: randomHex(24),
+			NotifyURL: fc.PublicURL + shopPrefix + "/webhook"}}
+	}
 
 	// The demo shop's hooks write its orders in the pay center's transaction.
 	shop := newShop(log, fc.PublicURL)
@@ -252,4 +261,10 @@ func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter) {
 	for _, rt := range pc.Routes() {
 		fmt.Fprintf(w, "  %-8s %-45s %s\n", rt.Method, rt.Path, rt.What)
 	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
