@@ -3,6 +3,7 @@ package alipay_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -383,6 +384,24 @@ func TestFlowConcurrentNotifications(t *testing.T) {
 					}
 				}()
 			}
+			// Pay-result calls race the notifications: each asks the gateway
+			// (active query) and applies what it finds through the same path.
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					pr, err := f.cl.GetPayResult(context.Background(), client.AliWap, no)
+					if err != nil {
+						errs <- err
+					} else if !pr.HasPay {
+						// It may have run before the payment was applied: then
+						// the gateway query itself must have said unpaid, which
+						// it cannot (the buyer paid before the race started).
+						errs <- errors.New("pay-result answered unpaid for a trade paid at the gateway")
+					}
+				}()
+			}
 			close(start)
 			wg.Wait()
 			close(errs)
@@ -397,6 +416,37 @@ func TestFlowConcurrentNotifications(t *testing.T) {
 			}
 			if c := f.charge(no); c.Status != models.ChargePaid || c.TotalFee != 1999 {
 				t.Fatalf("charge = %s %d", c.Status, c.TotalFee)
+			}
+		})
+	}
+}
+
+// TestFlowDatabaseFailure: a notification that arrives while the database
+// fails is answered "fail" and changes nothing; Alipay's redelivery then
+// succeeds and OnPaid runs once.
+func TestFlowDatabaseFailure(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			f := newFlow(t, kind, alipaytest.PublicKeyMode)
+			arm := testdb.FailUpdates(t, f.pc.DB(), f.pc.Tables().Charges)
+			const no = "DBFAIL000001"
+			f.fake.MustSubmit(t, f.create(client.AliWeb, no, 880))
+			if err := f.fake.Pay(no); err != nil {
+				t.Fatal(err)
+			}
+			v := f.fake.PaymentNotification(t, no)
+			arm(1)
+			if f.deliver(f.fake.NotifyURL(no), v) {
+				t.Fatal("a notification that could not be committed was acknowledged")
+			}
+			if c := f.charge(no); c.Status != models.ChargeCreated || f.paid.Load() != 0 {
+				t.Fatalf("after the failure: charge %s, OnPaid %d", c.Status, f.paid.Load())
+			}
+			if !f.deliver(f.fake.NotifyURL(no), v) {
+				t.Fatal("the redelivery was not acknowledged")
+			}
+			if c := f.charge(no); c.Status != models.ChargePaid || f.paid.Load() != 1 {
+				t.Fatalf("after the redelivery: charge %s, OnPaid %d", c.Status, f.paid.Load())
 			}
 		})
 	}

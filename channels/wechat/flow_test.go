@@ -342,6 +342,21 @@ func TestFlowConcurrentNotifications(t *testing.T) {
 					codes[i] = resp.StatusCode
 				}()
 			}
+			// Pay-result calls race the notifications: each asks the fake
+			// (active query) and applies a payment through the same path.
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					pr, err := f.cl.GetPayResult(context.Background(), client.WxApp, no)
+					if err != nil {
+						t.Error(err)
+					} else if !pr.HasPay {
+						t.Error("pay-result answered unpaid for an order paid at the channel")
+					}
+				}()
+			}
 			close(start)
 			wg.Wait()
 			ok := 0
@@ -407,5 +422,34 @@ func TestFlowRefundOutcomes(t *testing.T) {
 	}
 	if o, _ := f.srv.Order(no); o.Refunded != 1000 {
 		t.Errorf("refunded at WeChat = %d, want 1000 (one refund per number)", o.Refunded)
+	}
+}
+
+// TestFlowDatabaseFailure: a notification that arrives while the database
+// fails gets a non-2xx answer and changes nothing; WeChat's redelivery then
+// succeeds and OnPaid runs once.
+func TestFlowDatabaseFailure(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			f := newFlow(t, kind, wechattest.PublicKeyMode)
+			arm := testdb.FailUpdates(t, f.pc.DB(), f.pc.Tables().Charges)
+			no := "DBFAIL000001"
+			f.create(client.WxNative, no, 990)
+			o, _ := f.srv.Pay(no)
+			n := f.srv.PaymentNotification(no, wechattest.PublicKeyMode)
+			arm(1)
+			if code := f.post(o.NotifyURL, n); code < 400 {
+				t.Fatalf("a notification that could not be committed was answered %d", code)
+			}
+			if c := f.charge(no); c.Status != models.ChargeCreated || f.paid.Load() != 0 {
+				t.Fatalf("after the failure: charge %s, OnPaid %d", c.Status, f.paid.Load())
+			}
+			if code := f.post(o.NotifyURL, n); code != http.StatusNoContent {
+				t.Fatalf("the redelivery was answered %d", code)
+			}
+			if c := f.charge(no); c.Status != models.ChargePaid || f.paid.Load() != 1 {
+				t.Fatalf("after the redelivery: charge %s, OnPaid %d", c.Status, f.paid.Load())
+			}
+		})
 	}
 }

@@ -10,12 +10,14 @@ package testdb
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,4 +154,26 @@ func withSearchPath(dsn, schema string) string {
 		return u.String()
 	}
 	return fmt.Sprintf("%s search_path=%s", dsn, schema)
+}
+
+// ErrInjected is the error of a failure injected by FailUpdates.
+var ErrInjected = errors.New("testdb: injected database failure")
+
+// FailUpdates installs a fault on db: after arm(n), the next n UPDATE
+// statements on table fail (after running, inside their transaction), as
+// a database failing mid-transaction does; the transaction rolls back.
+func FailUpdates(t testing.TB, db *gorm.DB, table string) (arm func(n int)) {
+	t.Helper()
+	var left atomic.Int64
+	name := "testdb:fail_" + name()
+	err := db.Callback().Update().After("gorm:update").Register(name, func(tx *gorm.DB) {
+		if tx.Statement.Table == table && left.Add(-1) >= 0 {
+			tx.AddError(ErrInjected)
+		}
+	})
+	if err != nil {
+		t.Fatalf("register fault: %v", err)
+	}
+	t.Cleanup(func() { db.Callback().Update().Remove(name) })
+	return func(n int) { left.Store(int64(n)) }
 }
