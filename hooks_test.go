@@ -167,3 +167,23 @@ func TestTxTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiredAndClosedCodes: refunding a closed unpaid charge is 20005;
+// resubmitting a create after expiry is 20006, after a close 20003.
+func TestExpiredAndClosedCodes(t *testing.T) {
+	e := newEnv(t, testdb.SQLite, noWorkers)
+	ctx := context.Background()
+	for _, no := range []string{"codes0000001", "codes0000002"} {
+		_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, no, 100))
+		require.NoError(t, err)
+	}
+	_, err := e.pc.CloseCharge(ctx, testAppID, channels.WxNative, "codes0000001")
+	require.NoError(t, err)
+	_, err = e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "codes0000001", OutRefundNo: "c1", RefundFee: 1})
+	assert.Equal(t, paycenter.CodeNotPaid, code(err))
+	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "codes0000001", 100))
+	assert.Equal(t, paycenter.CodeExists, code(err))
+	e.clock.Add(25 * time.Hour)
+	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "codes0000002", 100))
+	assert.Equal(t, paycenter.CodeClosed, code(err))
+}

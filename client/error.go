@@ -48,7 +48,8 @@ const (
 	// CodeNotPaid (20005, extension): the order is not paid (e.g. a refund
 	// of an unpaid order).
 	CodeNotPaid = 20005
-	// CodeOrderClosed (20006, extension): the order is closed or expired.
+	// CodeOrderClosed (20006, extension): the order expired unpaid (a create
+	// resubmitted after its expiry); use a new outTradeNo.
 	CodeOrderClosed = 20006
 
 	// CodeWxCreateFailed (30001): WeChat Pay's unified order failed; the

@@ -107,7 +107,7 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, p
 	case c.Status == models.ChargeClosed:
 		return nil, newErr(CodeExists, "outTradeNo %s already exists and is closed", p.OutTradeNo)
 	case now.After(c.ExpireAt):
-		return nil, newErr(CodeExists, "outTradeNo %s already exists and has expired", p.OutTradeNo)
+		return nil, newErr(CodeClosed, "outTradeNo %s already exists and has expired unpaid; use a new outTradeNo", p.OutTradeNo)
 	}
 	return c, nil
 }

@@ -21,8 +21,8 @@ const (
 	CodeBalance        = 20002 // insufficient balance
 	CodeExists         = 20003 // order already exists (with other parameters, or paid/closed)
 	CodeInProgress     = 20004 // extension: the same outTradeNo/outRefundNo is being processed; retry
-	CodeNotPaid        = 20005 // extension: the order is not paid
-	CodeClosed         = 20006 // extension: the order is closed or expired
+	CodeNotPaid        = 20005 // extension: the order is not paid (refund of an unpaid or closed charge)
+	CodeClosed         = 20006 // extension: the order has expired (create resubmitted after expiry)
 	CodeWechatOrder    = 30001 // WeChat order failed
 	CodeWechatQuery    = 30002 // WeChat order query (or close) failed
 	CodeWechatRefund   = 30003 // WeChat refund failed

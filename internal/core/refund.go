@@ -117,7 +117,7 @@ func (s *Service) refusal(ctx context.Context, tx *gorm.DB, chargeID int64, p *R
 	case models.ChargeCreated:
 		return newErr(CodeNotPaid, "charge %s is not paid; only a paid charge can be refunded", p.OutTradeNo)
 	case models.ChargeClosed:
-		return newErr(CodeClosed, "charge %s is closed and was never paid", p.OutTradeNo)
+		return newErr(CodeNotPaid, "charge %s is not paid (it was closed unpaid); only a paid charge can be refunded", p.OutTradeNo)
 	}
 	return newErr(CodeOverLimit, "refundFee %d exceeds the refundable balance of charge %s: %d of %d fen are refunded or being refunded",
 		p.RefundFee, p.OutTradeNo, c.RefundReserved, c.TotalFee)
