@@ -85,4 +85,3 @@ func timeRequests(b *testing.B, h http.Handler, n int, req func(i int) *http.Req
 	}
 	return time.Since(start)
 }
-

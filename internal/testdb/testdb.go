@@ -10,8 +10,8 @@ package testdb
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
