@@ -45,7 +45,7 @@ func (h *handler) api(m methods, fn func(c *gin.Context, k *call) (any, error)) 
 			h.render(c, nil, &core.Error{Code: core.CodeMethod, Msg: fmt.Sprintf("method %s is not allowed here; use %s", method, allowed)})
 			return
 		}
-		params, err := collect(c.Request)
+		params, err := collect(c.Writer, c.Request)
 		if err != nil {
 			h.render(c, nil, err)
 			return
@@ -68,8 +68,8 @@ const maxFormBytes = 64 << 10
 // the query, in both query and form, or as a header and a parameter with
 // different values) is refused: the signature could not say which one
 // was meant.
-func collect(r *http.Request) (map[string]string, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, maxFormBytes)
+func collect(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return nil, &core.Error{Code: core.CodeInvalid, Msg: "the request body must be application/x-www-form-urlencoded UTF-8 of at most 64 KiB"}
 	}
