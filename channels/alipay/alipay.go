@@ -41,6 +41,10 @@ type Channel struct {
 	// alipay_cert_sn is ignored so that it can never trigger a certificate
 	// download from the gateway.
 	certMode bool
+	// certSN is the serial of the loaded Alipay certificate (certificate
+	// mode): a notification naming another one is refused before the SDK
+	// would go and download it.
+	certSN string
 }
 
 var (
@@ -96,7 +100,7 @@ func New(cfg Config) (*Channel, error) {
 		return nil, errors.New("alipay: alipayPublicKey was rejected by the SDK")
 	}
 	cfg.HTTPClient = hc
-	return &Channel{cfg: cfg, client: client, gateway: gateway, certMode: km.certMode}, nil
+	return &Channel{cfg: cfg, client: client, gateway: gateway, certMode: km.certMode, certSN: km.alipayCertSN}, nil
 }
 
 // Provider returns "alipay".

@@ -2,9 +2,11 @@ package alipay
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -95,6 +97,7 @@ type keyMaterial struct {
 	appCertPEM    string
 	rootCertPEM   string
 	alipayCertPEM string
+	alipayCertSN  string // the serial Alipay names it by in alipay_cert_sn
 	certMode      bool
 }
 
@@ -325,5 +328,7 @@ func (cfg *Config) validate() (*keyMaterial, error) {
 		return nil, errors.New("alipay: alipayCertPublicKey does not hold an RSA key")
 	}
 	km.alipayCertPEM = encodePEM("CERTIFICATE", aliCerts[0].Raw)
+	sum := md5.Sum([]byte(aliCerts[0].Issuer.String() + aliCerts[0].SerialNumber.String()))
+	km.alipayCertSN = hex.EncodeToString(sum[:])
 	return &km, nil
 }

@@ -84,6 +84,11 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 		// Not part of the signed content; in public-key mode it could only
 		// make the SDK look for (and, in production, download) a certificate.
 		delete(values, "alipay_cert_sn")
+	} else if sn := values.Get("alipay_cert_sn"); sn != "" && sn != c.certSN {
+		// An unknown serial would make the SDK download a certificate from
+		// the gateway (unverified, holding its lock): anyone could trigger
+		// that with an unsigned post.
+		return nil, ErrBadSignature
 	}
 	n, err := c.client.DecodeNotification(ctx, values)
 	if err != nil {
