@@ -261,3 +261,40 @@ func (wechatOnly) Create(context.Context, *channels.CreateRequest) (channels.Par
 func (wechatOnly) ParseNotification(context.Context, *http.Request, string) (*channels.Notification, error) {
 	return nil, fmt.Errorf("not used")
 }
+
+// TestCaseSensitiveNumbers: outTradeNo, outRefundNo and nonces differing
+// only in case are different, on every database (MySQL's default
+// collations are case-insensitive).
+func TestCaseSensitiveNumbers(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newEnv(t, kind, noWorkers)
+			ctx := context.Background()
+			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "abcd1234", 100))
+			require.NoError(t, err)
+			_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "ABCD1234", 200))
+			require.NoError(t, err, "a different order, not a conflicting resubmission")
+			require.Equal(t, http.StatusOK, e.sandboxPay("abcd1234", "success"))
+			pr, err := e.pc.PayResult(ctx, testAppID, channels.WxNative, "ABCD1234")
+			require.NoError(t, err)
+			assert.False(t, pr.HasPay)
+			assert.EqualValues(t, 200, pr.TotalFee)
+			_, err = e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "abcd1234", OutRefundNo: "rr", RefundFee: 10})
+			require.NoError(t, err)
+			_, err = e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "abcd1234", OutRefundNo: "RR", RefundFee: 20})
+			require.NoError(t, err)
+			_, err = e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "ABCD1234", OutRefundNo: "Rr", RefundFee: 1})
+			assert.Equal(t, paycenter.CodeNotPaid, code(err))
+			pr, err = e.pc.PayResult(ctx, testAppID, channels.WxNative, "abcd1234")
+			require.NoError(t, err)
+			assert.EqualValues(t, 30, pr.RefundedFee)
+
+			ts := strconv.FormatInt(e.clock.Now().UnixMilli(), 10)
+			for _, nonce := range []string{"aBcDeFgH12", "AbCdEfGh12"} {
+				r := e.do(http.MethodGet, "/api/charges/pay-result", map[string]string{"channel": "WX_NATIVE",
+					"outTradeNo": "abcd1234", "version": "v2", "timestamp": ts, "nonce": nonce}, testSecret)
+				assert.Zero(t, r.ErrorCode, r.ErrorMsg)
+			}
+		})
+	}
+}

@@ -198,8 +198,17 @@ func NewTables(prefix string) Tables {
 }
 
 // Migrate creates or updates the tables. It is idempotent.
+//
+// On MySQL and MariaDB the tables are created with the binary collation
+// utf8mb4_bin: outTradeNo, outRefundNo and nonces are case-sensitive, and
+// the servers' default collations would make "abcd1234" and "ABCD1234" one
+// order. (Tables created by an earlier version keep their collation; alter
+// them to utf8mb4_bin.)
 func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
 	db = db.WithContext(ctx)
+	if db.Dialector.Name() == "mysql" {
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+	}
 	for _, m := range []struct {
 		table string
 		model any
