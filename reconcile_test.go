@@ -184,3 +184,43 @@ func TestLatePaymentRefund(t *testing.T) {
 	assert.EqualValues(t, 250, pr.RefundedFee)
 	assert.EqualValues(t, 1, e.refund.Load())
 }
+
+// gatedPay holds Create until released, to close a charge while its
+// channel order is being opened.
+type gatedPay struct {
+	*fakePay
+	entered, release chan struct{}
+}
+
+func (g *gatedPay) Create(ctx context.Context, req *channels.CreateRequest) (channels.Params, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.fakePay.Create(ctx, req)
+}
+
+// TestCloseDuringCreate: a close while the channel order is being opened is
+// 20004 (closing locally then would leave the new order payable); once the
+// create is done, the close reaches the channel and the charge.
+func TestCloseDuringCreate(t *testing.T) {
+	g := &gatedPay{fakePay: newFakePay(), entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, testdb.SQLite, noWorkers, func(c *paycenter.Config) { c.Channels = []channels.Channel{g} })
+	ctx := context.Background()
+	created := make(chan error, 1)
+	go func() {
+		_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "gate00000001", 100))
+		created <- err
+	}()
+	<-g.entered
+	_, err := e.pc.CloseCharge(ctx, testAppID, channels.WxNative, "gate00000001")
+	assert.Equal(t, paycenter.CodeInProgress, code(err), "%v", err)
+	close(g.release)
+	require.NoError(t, <-created)
+
+	_, err = e.pc.CloseCharge(ctx, testAppID, channels.WxNative, "gate00000001")
+	require.NoError(t, err)
+	_, closes := g.counts()
+	assert.Equal(t, 1, closes)
+	p, _ := g.QueryPayment(ctx, testAppID, channels.WxNative, "gate00000001")
+	assert.Equal(t, channels.PaymentClosed, p.Status, "closed at the channel too")
+	assert.EqualValues(t, 1, e.closed.Load())
+}

@@ -120,7 +120,7 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 	}
 	now := s.utcNow()
 	tok := token()
-	lease := now.Add(2*s.timeout + 5*time.Second)
+	lease := now.Add(2*s.timeout + 5*time.Second) // outlasts the call: nobody else can close or call meanwhile
 	res := s.charges(s.db.WithContext(ctx)).
 		Where("id = ? AND status = ? AND (channel_params IS NULL OR channel_params = '')", c.ID, models.ChargeCreated).
 		Where("lease_until IS NULL OR lease_until < ?", now).
@@ -153,11 +153,7 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 	if err != nil {
 		// Release the lease so that a retry of the same request calls the
 		// channel again (with the same outTradeNo).
-		rel := s.charges(s.db.WithContext(context.WithoutCancel(ctx))).Where("id = ? AND lease_token = ?", c.ID, tok).
-			Updates(map[string]any{"lease_until": nil, "lease_token": ""})
-		if rel.Error != nil {
-			s.logger(ctx).Error("paycenter: release charge lease", "outTradeNo", c.OutTradeNo, "err", rel.Error)
-		}
+		s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
 		return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatOrder, "create the order", err)
 	}
 	raw, err := json.Marshal(params)
@@ -165,17 +161,13 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 		return nil, internal(err)
 	}
 	res = s.charges(s.db.WithContext(context.WithoutCancel(ctx))).
-		Where("id = ? AND (channel_params IS NULL OR channel_params = '')", c.ID).
+		Where("id = ? AND lease_token = ? AND (channel_params IS NULL OR channel_params = '')", c.ID, tok).
 		Updates(map[string]any{"channel_params": string(raw), "lease_until": nil, "lease_token": "", "updated_at": s.utcNow()})
 	if res.Error != nil {
 		return nil, internal(res.Error)
 	}
-	if res.RowsAffected == 0 { // our lease ran out and another caller finished first
-		cur, err := s.findCharge(ctx, s.db, c.AppID, c.OutTradeNo)
-		if err != nil {
-			return nil, err
-		}
-		return s.storedOrder(cur)
+	if res.RowsAffected == 0 {
+		return nil, internal(fmt.Errorf("charge %d: lost the lease during the channel call", c.ID))
 	}
 	c.ChannelParams = string(raw)
 	return chargeResult(c, params), nil
@@ -276,51 +268,112 @@ func (s *Service) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, co
 
 // CloseCharge closes an unpaid charge at the channel, then locally (OnClosed
 // runs). Closing a closed charge closes it at the channel again and succeeds;
-// a paid charge is 20003.
+// a paid charge is 20003, and a charge whose channel order is being opened
+// right now is 20004 (closing it locally then would leave the new order
+// payable at the channel).
 func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
-	e, err := s.app(appID)
-	if err != nil {
+	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
 	c, err := s.chargeOn(ctx, s.db, appID, code, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
+	paid := newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
 	if c.Status == models.ChargePaid {
-		return nil, newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+		return nil, paid
 	}
-	ch := e.byCode[c.Channel]
-	if closer, ok := ch.(channels.Closer); ok && ch != nil && c.ChannelParams != "" {
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := closer.ClosePayment(cctx, appID, c.Channel, c.OutTradeNo)
-		cancel()
-		if errors.Is(err, channels.ErrAlreadyPaid) {
-			if q, ok := ch.(channels.Querier); ok {
-				qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-				if pay, qerr := q.QueryPayment(qctx, appID, c.Channel, c.OutTradeNo); qerr == nil {
-					if aerr := s.applyPayment(ctx, c, pay); aerr != nil {
-						s.logger(ctx).Error("paycenter: applying a payment found while closing", "outTradeNo", c.OutTradeNo, "err", aerr)
-					}
-				}
-				cancel()
-			}
-			return nil, newErr(CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
-		}
-		if err != nil {
-			return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatQuery, "close the order", err)
-		}
-	}
-	if err := s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) }); err != nil {
+	tok, ok, err := s.claimCharge(ctx, c.ID, []models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}, 2*s.timeout+5*time.Second)
+	if err != nil {
 		return nil, err
 	}
-	c, err = s.findCharge(ctx, s.db, appID, outTradeNo)
-	if err != nil {
+	if !ok {
+		if cur, err := s.findCharge(ctx, s.db, appID, outTradeNo); err == nil && cur.Status == models.ChargePaid {
+			return nil, paid
+		}
+		return nil, newErr(CodeInProgress, "another request on charge %s is being processed; retry", outTradeNo)
+	}
+	defer s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
+	switch err := s.closeCharge(ctx, c); {
+	case errors.Is(err, errPaidAtChannel):
+		return nil, newErr(CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
+	case err != nil:
+		return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatQuery, "close the order", err)
+	}
+	if c, err = s.findCharge(ctx, s.db, appID, outTradeNo); err != nil {
 		return nil, err
 	}
 	if c.Status == models.ChargePaid {
 		return nil, newErr(CodeExists, "charge %s was paid meanwhile and cannot be closed; refund it instead", outTradeNo)
 	}
 	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: c.Status}, nil
+}
+
+// errPaidAtChannel: the channel refused to close because the order is paid;
+// the payment has been applied.
+var errPaidAtChannel = errors.New("paid at the channel")
+
+// closeCharge closes c at its channel (every adapter that can close is
+// asked, even before any channel order is known: a create whose answer was
+// lost may have opened one) and then locally. The caller holds c's lease.
+// A channel that says the order was paid wins: the payment is applied and
+// errPaidAtChannel returned.
+func (s *Service) closeCharge(ctx context.Context, c *models.Charge) error {
+	var ch channels.Channel
+	if e := s.apps[c.AppID]; e != nil {
+		ch = e.byCode[c.Channel]
+	}
+	if closer, ok := ch.(channels.Closer); ok && ch != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		err := closer.ClosePayment(cctx, c.AppID, c.Channel, c.OutTradeNo)
+		cancel()
+		if errors.Is(err, channels.ErrAlreadyPaid) {
+			q, ok := ch.(channels.Querier)
+			if !ok {
+				return errors.New("the channel says the charge was paid but cannot be queried")
+			}
+			qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+			pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if pay.Status != channels.PaymentPaid {
+				return errors.New("the channel refused to close an order it does not report as paid")
+			}
+			if err := s.applyPayment(ctx, c, pay); err != nil {
+				return err
+			}
+			return errPaidAtChannel
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) })
+}
+
+// claimCharge takes the lease of charge id (in one of statuses) for d: one
+// holder at a time calls the channel about a charge.
+func (s *Service) claimCharge(ctx context.Context, id int64, statuses []models.ChargeStatus, d time.Duration) (string, bool, error) {
+	now := s.utcNow()
+	tok := token()
+	res := s.charges(s.db.WithContext(ctx)).Where("id = ? AND status IN ?", id, statuses).
+		Where("lease_until IS NULL OR lease_until < ?", now).
+		Updates(map[string]any{"lease_until": now.Add(d), "lease_token": tok})
+	if res.Error != nil {
+		return "", false, internal(res.Error)
+	}
+	return tok, res.RowsAffected == 1, nil
+}
+
+// releaseCharge gives up the lease tok of charge id, if still held.
+func (s *Service) releaseCharge(ctx context.Context, id int64, tok string) {
+	err := s.charges(s.db.WithContext(ctx)).Where("id = ? AND lease_token = ?", id, tok).
+		Updates(map[string]any{"lease_until": nil, "lease_token": ""}).Error
+	if err != nil {
+		s.logger(ctx).Error("paycenter: release charge lease", "chargeId", id, "err", err)
+	}
 }
 
 // CloseChargeTx closes an unpaid charge locally inside the host's

@@ -99,12 +99,13 @@ func (s *Service) DeliverDue(ctx context.Context) int {
 	handled := 0
 	for i := range due {
 		d := &due[i]
-		tok, ok := s.claimDelivery(ctx, d.ID, now)
+		sem <- struct{}{} // claim only when an attempt can start, so the lease is not spent waiting
+		tok, ok := s.claimDelivery(ctx, d.ID)
 		if !ok {
+			<-sem
 			continue
 		}
 		handled++
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -117,7 +118,8 @@ func (s *Service) DeliverDue(ctx context.Context) int {
 
 func (s *Service) leaseDuration() time.Duration { return 3*s.webhook.Timeout + 30*time.Second }
 
-func (s *Service) claimDelivery(ctx context.Context, id int64, now time.Time) (string, bool) {
+func (s *Service) claimDelivery(ctx context.Context, id int64) (string, bool) {
+	now := s.utcNow()
 	tok := token()
 	res := s.deliveries(s.db.WithContext(ctx)).
 		Where("id = ? AND status = ?", id, models.DeliveryPending).
@@ -221,12 +223,9 @@ func (s *Service) ExpireDue(ctx context.Context) int {
 	handled := 0
 	for i := range due {
 		c := &due[i]
-		tok := token()
 		// The lease doubles as the back-off when the channel cannot close.
-		res := s.charges(s.db.WithContext(ctx)).Where("id = ? AND status = ?", c.ID, models.ChargeCreated).
-			Where("lease_until IS NULL OR lease_until < ?", now).
-			Updates(map[string]any{"lease_until": now.Add(time.Minute + 2*s.timeout), "lease_token": tok})
-		if res.Error != nil || res.RowsAffected == 0 {
+		tok, ok, err := s.claimCharge(ctx, c.ID, []models.ChargeStatus{models.ChargeCreated}, time.Minute+2*s.timeout)
+		if err != nil || !ok {
 			continue
 		}
 		handled++
@@ -234,43 +233,16 @@ func (s *Service) ExpireDue(ctx context.Context) int {
 			s.logger(ctx).Warn("paycenter: expiring a charge failed; retrying later", "outTradeNo", c.OutTradeNo, "err", err)
 			continue // keep the lease: it is the back-off
 		}
-		s.charges(s.db.WithContext(ctx)).Where("id = ? AND lease_token = ?", c.ID, tok).
-			Updates(map[string]any{"lease_until": nil, "lease_token": ""})
+		s.releaseCharge(ctx, c.ID, tok)
 	}
 	return handled
 }
 
 func (s *Service) expire(ctx context.Context, c *models.Charge) error {
-	e := s.apps[c.AppID]
-	var ch channels.Channel
-	if e != nil {
-		ch = e.byCode[c.Channel]
+	if err := s.closeCharge(ctx, c); err != nil && !errors.Is(err, errPaidAtChannel) {
+		return err
 	}
-	if closer, ok := ch.(channels.Closer); ok && ch != nil {
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := closer.ClosePayment(cctx, c.AppID, c.Channel, c.OutTradeNo)
-		cancel()
-		if errors.Is(err, channels.ErrAlreadyPaid) {
-			q, ok := ch.(channels.Querier)
-			if !ok {
-				return errors.New("the channel says the charge was paid but cannot be queried")
-			}
-			qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-			pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
-			cancel()
-			if err != nil {
-				return err
-			}
-			if pay.Status != channels.PaymentPaid {
-				return errors.New("the channel refused to close a charge it does not report as paid")
-			}
-			return s.applyPayment(ctx, c, pay)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) })
+	return nil
 }
 
 // ReconcileDue asks the channel about unpaid charges whose notification has
