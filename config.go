@@ -92,7 +92,7 @@ type Config struct {
 	// LatePayment says what to do with a payment that arrives for a closed
 	// or expired charge: LatePaymentAccept (default) records it (PAID,
 	// LatePaid set, hooks fire); LatePaymentRefund does that too and then
-	// refunds it in full automatically (refund number "LATE" + outTradeNo).
+	// refunds it in full automatically (refund number "LATE_" + outTradeNo).
 	LatePayment LatePaymentPolicy
 }
 

@@ -174,7 +174,7 @@ func TestLatePaymentRefund(t *testing.T) {
 	_, err = e.pc.SandboxPay(ctx, testAppID, "late00000001", "success")
 	require.NoError(t, err)
 	require.Equal(t, 1, e.pc.RunDue(ctx))
-	r, err := e.pc.RefundResult(ctx, testAppID, "LATElate00000001")
+	r, err := e.pc.RefundResult(ctx, testAppID, "LATE_late00000001")
 	require.NoError(t, err)
 	assert.Equal(t, models.RefundSucceeded, r.Status)
 	assert.EqualValues(t, 250, r.RefundFee)
@@ -223,4 +223,30 @@ func TestCloseDuringCreate(t *testing.T) {
 	p, _ := g.QueryPayment(ctx, testAppID, channels.WxNative, "gate00000001")
 	assert.Equal(t, channels.PaymentClosed, p.Status, "closed at the channel too")
 	assert.EqualValues(t, 1, e.closed.Load())
+}
+
+// TestLatePaymentRefundNumberIsReserved: a merchant cannot take the
+// automatic refund's number, and a payment is recorded even if its
+// automatic refund cannot be reserved.
+func TestLatePaymentRefundNumberIsReserved(t *testing.T) {
+	e := newEnv(t, testdb.SQLite, noWorkers, func(c *paycenter.Config) { c.LatePayment = paycenter.LatePaymentRefund })
+	ctx := context.Background()
+	_, err := e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "late00000001", OutRefundNo: "LATE_late00000002", RefundFee: 1})
+	assert.Equal(t, paycenter.CodeInvalid, code(err), "underscores are not merchant refund numbers")
+	r := e.do(http.MethodGet, "/api/refunds/result", map[string]string{"outRefundNo": "LATE_late00000002"}, testSecret)
+	assert.Equal(t, paycenter.CodeNotFound, r.ErrorCode, "but refund-result accepts the automatic ones: %s", r.ErrorMsg)
+
+	// The number taken anyway (by hand, in the database): the payment still
+	// commits; only its automatic refund is left to a person.
+	require.NoError(t, e.pc.DB().Table(e.pc.Tables().Refunds).Create(&models.Refund{AppID: testAppID,
+		OutRefundNo: "LATE_late00000003", OutTradeNo: "other0000001", RefundFee: 1, Status: models.RefundSucceeded}).Error)
+	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "late00000003", 250))
+	require.NoError(t, err)
+	_, err = e.pc.CloseCharge(ctx, testAppID, channels.AliWeb, "late00000003")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, e.sandboxPay("late00000003", "success"))
+	pr, err := e.pc.PayResult(ctx, testAppID, channels.AliWeb, "late00000003")
+	require.NoError(t, err)
+	assert.True(t, pr.HasPay)
+	assert.Zero(t, pr.Charge.RefundReserved)
 }

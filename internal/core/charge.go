@@ -471,23 +471,42 @@ func (s *Service) markPaid(ctx context.Context, tx *gorm.DB, id int64, p *channe
 		return err
 	}
 	if c.LatePaid && s.refundLate {
-		return s.refundLatePayment(tx, &c)
+		return s.refundLatePayment(ctx, tx, &c)
 	}
 	return nil
 }
 
+// LateRefundPrefix starts the refund number of an automatic late-payment
+// refund: "LATE_" + outTradeNo. The underscore keeps it apart from every
+// merchant number (outRefundNo is letters and digits only); both channels
+// accept it.
+const LateRefundPrefix = "LATE_"
+
 // refundLatePayment reserves a full refund of a late payment (LatePayment
-// "refund"), numbered "LATE" + outTradeNo; the refund worker sends it.
-func (s *Service) refundLatePayment(tx *gorm.DB, c *models.Charge) error {
+// "refund"); the refund worker sends it. Recording the payment matters more
+// than refunding it: if the refund cannot be reserved, that is logged for a
+// person to handle and the payment still commits.
+func (s *Service) refundLatePayment(ctx context.Context, tx *gorm.DB, c *models.Charge) error {
 	now := s.utcNow()
 	r := &models.Refund{
-		AppID: c.AppID, OutRefundNo: "LATE" + c.OutTradeNo, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
+		AppID: c.AppID, OutRefundNo: LateRefundPrefix + c.OutTradeNo, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
 		RefundFee: c.TotalFee, RefundDesc: "late payment refunded automatically", Status: models.RefundProcessing,
 		NextCheckAt: &now, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.refunds(tx).Create(r).Error; err != nil {
-		return err
+	err := tx.Transaction(func(tx *gorm.DB) error { // a savepoint: a failure here must not abort the payment
+		if err := s.refunds(tx).Create(r).Error; err != nil {
+			return err
+		}
+		res := s.charges(tx).Where("id = ? AND refund_reserved = 0", c.ID).
+			Updates(map[string]any{"refund_reserved": gorm.Expr("total_fee"), "updated_at": now})
+		if res.Error == nil && res.RowsAffected == 0 {
+			return errors.New("the charge already has refunds reserved")
+		}
+		return res.Error
+	})
+	if err != nil {
+		s.logger(ctx).Error("paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
+			"appId", c.AppID, "outTradeNo", c.OutTradeNo, "err", err)
 	}
-	return s.charges(tx).Where("id = ? AND refund_reserved + total_fee <= total_fee", c.ID).
-		Updates(map[string]any{"refund_reserved": gorm.Expr("refund_reserved + total_fee"), "updated_at": now}).Error
+	return nil
 }

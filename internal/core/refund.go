@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -146,7 +147,7 @@ func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidateOutRefundNo(outRefundNo); err != nil {
+	if err := validateRefundQuery(outRefundNo); err != nil {
 		return nil, err
 	}
 	r, err := s.findRefund(ctx, s.db, appID, outRefundNo)
@@ -162,7 +163,7 @@ func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRef
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
-	if err := ValidateOutRefundNo(outRefundNo); err != nil {
+	if err := validateRefundQuery(outRefundNo); err != nil {
 		return nil, err
 	}
 	r, err := s.findRefund(ctx, tx, appID, outRefundNo)
@@ -345,6 +346,15 @@ func (s *Service) findRefund(ctx context.Context, db *gorm.DB, appID, outRefundN
 		return nil, internal(err)
 	}
 	return &r, nil
+}
+
+// validateRefundQuery accepts a merchant's outRefundNo or the number of an
+// automatic late-payment refund.
+func validateRefundQuery(outRefundNo string) error {
+	if no, ok := strings.CutPrefix(outRefundNo, LateRefundPrefix); ok && outTradeNoRE.MatchString(no) {
+		return nil
+	}
+	return ValidateOutRefundNo(outRefundNo)
 }
 
 func isCode(err error, code int) bool {
