@@ -187,3 +187,39 @@ func TestExpiredAndClosedCodes(t *testing.T) {
 	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "codes0000002", 100))
 	assert.Equal(t, paycenter.CodeClosed, code(err))
 }
+
+// TestTxTwinsSeeConcurrentCommits: a host transaction that took its
+// snapshot before another request committed the same charge or refund
+// still finds it (MySQL REPEATABLE READ would hide it from a plain read).
+func TestTxTwinsSeeConcurrentCommits(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		if kind == testdb.SQLite {
+			continue // one writer: the two transactions cannot overlap
+		}
+		t.Run(string(kind), func(t *testing.T) {
+			e := newEnv(t, kind, noWorkers)
+			require.NoError(t, e.pc.DB().AutoMigrate(&shopOrder{}))
+			ctx := context.Background()
+			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "snap00000001", 100))
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, e.sandboxPay("snap00000001", "success"))
+
+			tx := e.pc.DB().Begin()
+			defer tx.Rollback()
+			var n int64
+			require.NoError(t, tx.Model(&shopOrder{}).Count(&n).Error) // the snapshot starts here
+			_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "snap00000002", 100))
+			require.NoError(t, err)
+			_, err = e.pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "snap00000001", OutRefundNo: "snapr1", RefundFee: 10})
+			require.NoError(t, err)
+
+			res, err := e.pc.CreateChargeTx(ctx, tx, testAppID, createParams(channels.WxNative, "snap00000002", 100))
+			require.NoError(t, err, "the same create, committed meanwhile")
+			assert.NotEmpty(t, res.ChannelParams["codeUrl"])
+			r, err := e.pc.RefundTx(ctx, tx, testAppID, paycenter.RefundParams{OutTradeNo: "snap00000001", OutRefundNo: "snapr1", RefundFee: 10})
+			require.NoError(t, err, "the same refund, committed meanwhile")
+			assert.Equal(t, models.RefundSucceeded, r.Status)
+			require.NoError(t, tx.Commit().Error)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
@@ -94,7 +95,9 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, p
 	if !duplicateKey(err) {
 		return nil, internal(err)
 	}
-	c, err = s.findCharge(ctx, db, e.ID, p.OutTradeNo)
+	// A locking read: in a host's MySQL REPEATABLE READ transaction a plain
+	// read would not see the row another transaction just committed.
+	c, err = s.findCharge(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutTradeNo)
 	if err != nil {
 		return nil, err
 	}

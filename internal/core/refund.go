@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
@@ -97,7 +98,8 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	})
 	switch {
 	case errors.Is(err, errDuplicate): // a concurrent request with the same number won
-		r, err := s.findRefund(ctx, db, e.ID, p.OutRefundNo)
+		// A locking read sees it even from a MySQL REPEATABLE READ snapshot.
+		r, err := s.findRefund(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutRefundNo)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +113,7 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 // refusal explains why the reservation update matched no row.
 func (s *Service) refusal(ctx context.Context, tx *gorm.DB, chargeID int64, p *RefundParams) error {
 	var c models.Charge
-	if err := s.charges(tx).Where("id = ?", chargeID).Take(&c).Error; err != nil {
+	if err := s.charges(tx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", chargeID).Take(&c).Error; err != nil {
 		return err
 	}
 	switch c.Status {
