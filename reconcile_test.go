@@ -250,3 +250,25 @@ func TestLatePaymentRefundNumberIsReserved(t *testing.T) {
 	assert.True(t, pr.HasPay)
 	assert.Zero(t, pr.Charge.RefundReserved)
 }
+
+// TestSharedChannelAccount: two apps on one channel account share its
+// number space, so an outTradeNo one of them uses is refused to the other
+// (the channel would credit one payment to both charges).
+func TestSharedChannelAccount(t *testing.T) {
+	fake := newFakePay()
+	e := newEnv(t, testdb.SQLite, noWorkers, func(c *paycenter.Config) {
+		c.Channels = []channels.Channel{fake}
+		c.Apps = append(c.Apps, paycenter.App{ID: "22", Key: "key22", Secret: "secret22"},
+			paycenter.App{ID: "33", Key: "key33", Secret: "secret33", Channels: []channels.Channel{newFakePay()}})
+	})
+	ctx := context.Background()
+	_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
+	require.NoError(t, err)
+	_, err = e.pc.CreateCharge(ctx, "22", createParams(channels.WxNative, "shared000001", 100))
+	assert.Equal(t, paycenter.CodeExists, code(err))
+	assert.ErrorContains(t, err, "shares this channel merchant account")
+	_, err = e.pc.CreateCharge(ctx, "33", createParams(channels.WxNative, "shared000001", 100))
+	assert.NoError(t, err, "an app with its own account has its own numbers")
+	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
+	assert.NoError(t, err, "the owner's own resubmission is fine")
+}

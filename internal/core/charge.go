@@ -25,11 +25,35 @@ func (s *Service) CreateCharge(ctx context.Context, appID string, p CreateCharge
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkSharedNumber(ctx, s.db, e, ch, p.OutTradeNo); err != nil {
+		return nil, err
+	}
 	c, err := s.reserveCharge(ctx, s.db, e, &p)
 	if err != nil {
 		return nil, err
 	}
 	return s.channelOrder(ctx, e, ch, c)
+}
+
+// checkSharedNumber refuses an outTradeNo that another app sharing the same
+// channel account already uses: the channel knows one order per number, so
+// its payment would be credited to both charges. (A check before the
+// insert: two apps racing with one number at the same instant are not
+// caught; give sharing apps distinct number prefixes.)
+func (s *Service) checkSharedNumber(ctx context.Context, db *gorm.DB, e *appEntry, ch channels.Channel, outTradeNo string) error {
+	others := e.sharers[ch]
+	if len(others) == 0 {
+		return nil
+	}
+	var n int64
+	err := s.charges(db.WithContext(ctx)).Where("out_trade_no = ? AND app_id IN ?", outTradeNo, others).Count(&n).Error
+	if err != nil {
+		return internal(err)
+	}
+	if n > 0 {
+		return newErr(CodeExists, "outTradeNo %s is already used by another app that shares this channel merchant account", outTradeNo)
+	}
+	return nil
 }
 
 // CreateChargeTx reserves the charge inside the host's transaction tx,
@@ -38,8 +62,11 @@ func (s *Service) CreateCharge(ctx context.Context, appID string, p CreateCharge
 // no ChannelParams. After tx commits, call CreateCharge with the same
 // parameters to open the channel order and get them.
 func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string, p CreateChargeParams) (*ChargeResult, error) {
-	e, _, err := s.prepareCharge(appID, &p)
+	e, ch, err := s.prepareCharge(appID, &p)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSharedNumber(ctx, tx, e, ch, p.OutTradeNo); err != nil {
 		return nil, err
 	}
 	c, err := s.reserveCharge(ctx, tx, e, &p)

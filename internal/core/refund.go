@@ -307,8 +307,22 @@ func (s *Service) applyRefund(ctx context.Context, id int64, out *channels.Refun
 			upd["status"], upd["fail_reason"] = models.RefundFailed, truncate(out.Message, 500)
 		}
 		res := s.refunds(tx).Where("id = ? AND status = ?", id, models.RefundProcessing).Updates(upd)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error // already final: nothing to do
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 { // already final: a duplicate, or a contradiction
+			var cur models.Refund
+			if err := s.refunds(tx).Where("id = ?", id).Take(&cur).Error; err != nil {
+				return err
+			}
+			if string(cur.Status) != string(out.Status) {
+				// E.g. a WeChat ABNORMAL refund (FAILED here, its amount
+				// released) that was later pushed through by hand: the money
+				// moved, the books say otherwise. A person must decide.
+				s.logger(ctx).Error("paycenter: the channel reports a final refund differently; reconcile it by hand",
+					"outRefundNo", cur.OutRefundNo, "local", cur.Status, "channel", out.Status)
+			}
+			return nil
 		}
 		var r models.Refund
 		if err := s.refunds(tx).Where("id = ?", id).Take(&r).Error; err != nil {

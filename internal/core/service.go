@@ -90,6 +90,9 @@ type appEntry struct {
 	App
 	byCode     map[channels.Code]channels.Channel
 	byProvider map[string]channels.Channel
+	// sharers lists, per channel account of this app, the other apps that
+	// use the same account (and so the same out_trade_no space).
+	sharers map[channels.Channel][]string
 }
 
 var appIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
@@ -145,6 +148,30 @@ func New(o Options) (*Service, error) {
 		}
 		s.apps[a.ID] = e
 		s.byKey[a.Key] = e
+	}
+	// Apps that share a real channel account share its number space.
+	users := map[channels.Channel][]string{}
+	for id, e := range s.apps {
+		seen := map[channels.Channel]bool{}
+		for _, ch := range e.byCode {
+			if ch != o.Sandbox && !seen[ch] {
+				seen[ch] = true
+				users[ch] = append(users[ch], id)
+			}
+		}
+	}
+	for id, e := range s.apps {
+		e.sharers = map[channels.Channel][]string{}
+		for _, ch := range e.byCode {
+			if len(e.sharers[ch]) > 0 {
+				continue
+			}
+			for _, other := range users[ch] {
+				if other != id {
+					e.sharers[ch] = append(e.sharers[ch], other)
+				}
+			}
+		}
 	}
 	return s, nil
 }
