@@ -81,7 +81,7 @@ func (c *countingSandbox) pay(t testing.TB, e *env, outTradeNo string, fee int64
 
 func createParams(ch channels.Code, no string, fee int64) paycenter.CreateChargeParams {
 	return paycenter.CreateChargeParams{Channel: ch, OutTradeNo: no, TotalFee: fee, ClientIP: "127.0.0.1",
-		Subject: "race", Body: "race", Created: 1508401409765}
+		Subject: "race", Body: "race", Created: 1508401409765, Attach: "no=" + no}
 }
 
 func code(err error) int {

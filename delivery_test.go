@@ -351,9 +351,14 @@ func TestEventsOfEveryTransition(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "evr1", rr.OutRefundNo)
 	assert.EqualValues(t, 40, rr.RefundFee)
+	var refundData map[string]any
+	require.NoError(t, json.Unmarshal(refunded.Data, &refundData))
+	assert.Equal(t, "no=ev000000", refundData["attach"], "attach is included")
+	assert.Equal(t, "WX_NATIVE", refundData["channel"])
 	paid := types[client.EventChargeSucceeded]
 	pr, err := paid.PayResult()
 	require.NoError(t, err)
 	assert.Equal(t, "ev000000", pr.OutTradeNo)
 	assert.True(t, pr.HasPay)
+	assert.Equal(t, "no=ev000000", pr.Attach)
 }

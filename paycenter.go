@@ -100,6 +100,10 @@ func New(cfg Config) (*PayCenter, error) {
 	pc := &PayCenter{cfg: cfg, db: cfg.DB, tables: models.NewTables(cfg.TablePrefix), apps: cfg.Apps}
 
 	sandboxOn := cfg.Sandbox == SandboxOn || (cfg.Sandbox == SandboxAuto && !cfg.realChannels())
+	if cfg.Sandbox == SandboxOn && cfg.realChannels() {
+		cfg.Logger.Warn("paycenter: sandbox mode is on beside real channels: the codes they do not serve are simulated, " +
+			"and anyone can mark those charges paid through /sandbox/pay; use this only in development")
+	}
 	if len(pc.apps) == 0 {
 		if !sandboxOn {
 			return nil, errors.New("paycenter: invalid config: Apps is empty (a development app is generated only in sandbox mode)")

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -61,24 +62,28 @@ func (h *handler) sandboxPay(c *gin.Context) {
 	if c.PostForm("back") == "1" {
 		loc := payPath(c.Request.URL.Path, "", "")
 		loc = loc[:len(loc)-len("/sandbox/pay")] + "/sandbox/cashier/" + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo)
-		if err != nil {
+		if errors.Is(err, core.ErrNotificationRefused) {
+			loc += "?message=" + url.QueryEscape(err.Error())
+		} else if err != nil {
 			loc += "?message=" + url.QueryEscape(core.AsError(err).Msg)
 		}
 		c.Redirect(http.StatusSeeOther, loc)
 		return
 	}
 	if err != nil {
-		e := core.AsError(err)
-		status := http.StatusBadGateway
-		switch e.Code {
-		case core.CodeNotFound, core.CodeInvalidKey:
-			status = http.StatusNotFound
-		case core.CodeInvalid:
-			status = http.StatusBadRequest
-		}
-		msg := e.Msg
-		if e.Code == core.CodeInternal && e.Err != nil {
-			msg = e.Err.Error() // our own refusal text; carries no secrets
+		status, msg := http.StatusBadGateway, core.ErrNotificationRefused.Error()
+		if !errors.Is(err, core.ErrNotificationRefused) {
+			e := core.AsError(err)
+			switch e.Code {
+			case core.CodeNotFound, core.CodeInvalidKey:
+				status = http.StatusNotFound
+			case core.CodeInvalid:
+				status = http.StatusBadRequest
+			default:
+				status = http.StatusInternalServerError
+				h.logger(c).Error("paycenter: sandbox pay failed", "err", err)
+			}
+			msg = e.Msg // never the internal cause
 		}
 		c.JSON(status, gin.H{"ok": false, "error": msg})
 		return

@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/models"
 )
@@ -53,6 +54,14 @@ func (s *Service) emit(tx *gorm.DB, appID, typ string, chargeID, refundID int64,
 }
 
 func (s *Service) deliveries(db *gorm.DB) *gorm.DB { return db.Table(s.t.Deliveries) }
+
+// refundEventData is the data of refund events: the refund-result fields
+// plus the charge's channel and attach (SPEC 5: "attach included").
+type refundEventData struct {
+	*RefundResult
+	Channel channels.Code `json:"channel"`
+	Attach  string        `json:"attach"`
+}
 
 // DeliveryFilter selects outbox entries for Deliveries.
 type DeliveryFilter struct {

@@ -348,7 +348,7 @@ func (s *Service) applyRefund(ctx context.Context, id int64, out *channels.Refun
 		if r.Status == models.RefundFailed {
 			typ = hooks.RefundFailed
 		}
-		return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundResult(&r))
+		return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundEventData{RefundResult: refundResult(&r), Channel: c.Channel, Attach: c.Attach})
 	}))
 }
 

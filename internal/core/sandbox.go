@@ -2,7 +2,7 @@ package core
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 
 	"github.com/gopaycenter/paycenter/models"
@@ -12,6 +12,11 @@ import (
 type sandboxNotifier interface {
 	Notification(callbackURL, outTradeNo, result string, totalFee int64) (*http.Request, error)
 }
+
+// ErrNotificationRefused is SandboxPay's answer when the notification was
+// refused, as a channel would see it (a hook failed, the database failed):
+// nothing changed, and it can be sent again.
+var ErrNotificationRefused = errors.New("the pay center refused the sandbox notification (see its log); nothing changed, retry")
 
 // SandboxCharge returns a charge served by the sandbox, for the cashier.
 func (s *Service) SandboxCharge(ctx context.Context, appID, outTradeNo string) (*models.Charge, error) {
@@ -47,7 +52,7 @@ func (s *Service) SandboxPay(ctx context.Context, appID, outTradeNo, result stri
 	w := &statusWriter{header: http.Header{}}
 	s.HandleNotification(ctx, appID, s.sandbox.Provider(), "/notify", w, req.WithContext(ctx))
 	if w.status != http.StatusOK {
-		return nil, fmt.Errorf("the pay center refused the sandbox notification (HTTP %d); see its log, then retry", w.status)
+		return nil, ErrNotificationRefused
 	}
 	return s.findCharge(ctx, s.db, appID, outTradeNo)
 }

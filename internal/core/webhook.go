@@ -78,9 +78,39 @@ func (e *guardError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s address (private networks are not allowed)", e.ip, e.why)
 }
 
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+// Special-purpose ranges that are not private in netip's sense but reach
+// no public merchant either.
+var reservedRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (carrier-grade NAT)
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2001::/32"),      // Teredo (embeds an IPv4 of either side)
+}
 
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64: the IPv4 is the last 4 bytes
+	sixToFour = netip.MustParsePrefix("2002::/16")    // 6to4: the IPv4 is bytes 2–5
+)
+
+// forbidden says why ip must not be dialled without AllowPrivateNetworks,
+// or "" when it may. IPv6 addresses that embed an IPv4 one (NAT64, 6to4)
+// are judged by that IPv4.
 func forbidden(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if b := ip.As16(); nat64.Contains(ip) || sixToFour.Contains(ip) {
+		v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+		if sixToFour.Contains(ip) {
+			v4 = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
+		}
+		if why := forbidden(v4); why != "" {
+			return why + " (embedded in an IPv6)"
+		}
+		return ""
+	}
 	switch {
 	case ip.IsLoopback():
 		return "a loopback"
@@ -92,8 +122,14 @@ func forbidden(ip netip.Addr) string {
 		return "an unspecified"
 	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
 		return "a multicast"
-	case sharedAddressSpace.Contains(ip):
-		return "a shared (carrier-grade NAT)"
+	}
+	for _, p := range reservedRanges {
+		if p.Contains(ip) {
+			return "a reserved"
+		}
+	}
+	if !ip.IsGlobalUnicast() {
+		return "a non-global"
 	}
 	return ""
 }
