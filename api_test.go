@@ -199,11 +199,6 @@ func TestErrorCodes(t *testing.T) {
 	seen := map[int]bool{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			key := testKey
-			if k, ok := c.params["key"]; ok {
-				key = k
-			}
-			_ = key
 			r := e.do(c.method, c.path, c.params, c.secret)
 			assert.Equal(t, http.StatusOK, r.Status)
 			assert.Equal(t, c.code, r.ErrorCode, r.ErrorMsg)
