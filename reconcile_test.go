@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/channels"
@@ -271,4 +272,42 @@ func TestSharedChannelAccount(t *testing.T) {
 	assert.NoError(t, err, "an app with its own account has its own numbers")
 	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
 	assert.NoError(t, err, "the owner's own resubmission is fine")
+}
+
+// TestLocalCloseIsConfirmedAtChannel: a charge closed only locally
+// (CloseChargeTx, and the host never calls CloseCharge) is closed at the
+// channel by the reconciliation worker; if the buyer paid meanwhile and the
+// notification was lost, the payment is found and recorded (late).
+func TestLocalCloseIsConfirmedAtChannel(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			fake := newFakePay()
+			e := newEnv(t, kind, noWorkers, func(c *paycenter.Config) { c.Channels = []channels.Channel{fake} })
+			ctx := context.Background()
+			for _, no := range []string{"local0000001", "local0000002"} {
+				_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, no, 100))
+				require.NoError(t, err)
+				require.NoError(t, e.pc.DB().Transaction(func(tx *gorm.DB) error {
+					_, err := e.pc.CloseChargeTx(ctx, tx, testAppID, channels.WxNative, no)
+					return err
+				}))
+			}
+			_, closes := fake.counts()
+			require.Zero(t, closes, "CloseChargeTx calls no channel")
+			fake.pay("local0000001", e.clock.Now()) // the buyer still had the QR code
+
+			e.clock.Add(15 * time.Second)
+			assert.Equal(t, 2, e.pc.RunDue(ctx))
+			var c1, c2 models.Charge
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Charges).Where("out_trade_no = ?", "local0000001").Take(&c1).Error)
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Charges).Where("out_trade_no = ?", "local0000002").Take(&c2).Error)
+			assert.Equal(t, models.ChargePaid, c1.Status)
+			assert.True(t, c1.LatePaid)
+			assert.Equal(t, models.ChargeClosed, c2.Status)
+			assert.Nil(t, c2.NextQueryAt, "the channel confirmed the close: no more questions")
+			assert.EqualValues(t, 1, e.paid.Load())
+			e.clock.Add(2 * time.Hour)
+			assert.Equal(t, 0, e.pc.RunDue(ctx))
+		})
+	}
 }

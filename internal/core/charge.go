@@ -345,7 +345,8 @@ var errPaidAtChannel = errors.New("paid at the channel")
 
 // closeCharge closes c at its channel (every adapter that can close is
 // asked, even before any channel order is known: a create whose answer was
-// lost may have opened one) and then locally. The caller holds c's lease.
+// lost may have opened one) and then locally. The caller holds c's lease
+// (no channel order can be opened meanwhile), or c is already CLOSED.
 // A channel that says the order was paid wins: the payment is applied and
 // errPaidAtChannel returned.
 func (s *Service) closeCharge(ctx context.Context, c *models.Charge) error {
@@ -380,7 +381,7 @@ func (s *Service) closeCharge(ctx context.Context, c *models.Charge) error {
 			return err
 		}
 	}
-	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) })
+	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, true) })
 }
 
 // claimCharge takes the lease of charge id (in one of statuses) for d: one
@@ -408,8 +409,9 @@ func (s *Service) releaseCharge(ctx context.Context, id int64, tok string) {
 
 // CloseChargeTx closes an unpaid charge locally inside the host's
 // transaction (OnClosed runs in it). It does not call the channel; call
-// CloseCharge after tx commits to close the channel order too (a payment
-// that still arrives is recorded as a late payment).
+// CloseCharge after tx commits to close the channel order too. Until the
+// channel has confirmed the close, the reconciliation worker keeps asking
+// it to close, and a payment made meanwhile is recorded as a late payment.
 func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
@@ -421,18 +423,30 @@ func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, 
 	if c.Status == models.ChargePaid {
 		return nil, newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
 	}
-	if err := inHostTx(ctx, tx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) }); err != nil {
+	if err := inHostTx(ctx, tx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, false) }); err != nil {
 		return nil, err
 	}
 	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: models.ChargeClosed}, nil
 }
 
 // markClosed moves a CREATED charge to CLOSED and runs OnClosed, in tx.
-// Anything else is left alone.
-func (s *Service) markClosed(ctx context.Context, tx *gorm.DB, id int64) error {
+// Anything else is left alone. atChannel says the channel's order is
+// closed too: then the reconciliation worker stops asking about the charge
+// (otherwise it goes on closing it at the channel, see ReconcileDue).
+func (s *Service) markClosed(ctx context.Context, tx *gorm.DB, id int64, atChannel bool) error {
 	now := s.utcNow()
-	res := s.charges(tx).Where("id = ? AND status = ?", id, models.ChargeCreated).
-		Updates(map[string]any{"status": models.ChargeClosed, "closed_at": now, "updated_at": now})
+	if atChannel {
+		err := s.charges(tx).Where("id = ? AND status = ? AND next_query_at IS NOT NULL", id, models.ChargeClosed).
+			Update("next_query_at", nil).Error
+		if err != nil {
+			return internal(err)
+		}
+	}
+	upd := map[string]any{"status": models.ChargeClosed, "closed_at": now, "updated_at": now}
+	if atChannel {
+		upd["next_query_at"] = nil
+	}
+	res := s.charges(tx).Where("id = ? AND status = ?", id, models.ChargeCreated).Updates(upd)
 	if res.Error != nil {
 		return internal(res.Error)
 	}
@@ -462,7 +476,7 @@ func (s *Service) applyPayment(ctx context.Context, c *models.Charge, p *channel
 		}
 		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markPaid(ctx, tx, c.ID, p) })
 	case channels.PaymentClosed:
-		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID) })
+		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, true) })
 	}
 	return nil // pending or a failed attempt: nothing changes
 }

@@ -247,12 +247,15 @@ func (s *Service) expire(ctx context.Context, c *models.Charge) error {
 
 // ReconcileDue asks the channel about unpaid charges whose notification has
 // not come, on the query schedule, and applies a payment found there
-// through the notification path.
+// through the notification path. It also goes on closing, at the channel,
+// charges closed locally only (CloseChargeTx) until the channel confirms;
+// a payment made meanwhile is applied as a late payment.
 func (s *Service) ReconcileDue(ctx context.Context) int {
 	now := s.utcNow()
 	var due []models.Charge
 	err := s.charges(s.db.WithContext(ctx)).
-		Where("status = ? AND next_query_at IS NOT NULL AND next_query_at <= ? AND expire_at >= ?", models.ChargeCreated, now, now).
+		Where("next_query_at IS NOT NULL AND next_query_at <= ?", now).
+		Where("(status = ? AND expire_at >= ?) OR status = ?", models.ChargeCreated, now, models.ChargeClosed).
 		Order("next_query_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
 		s.logWorker(ctx, "charges to reconcile", err)
@@ -263,31 +266,41 @@ func (s *Service) ReconcileDue(ctx context.Context) int {
 		c := &due[i]
 		// Claim this round by moving next_query_at on from the value read.
 		res := s.charges(s.db.WithContext(ctx)).
-			Where("id = ? AND status = ? AND next_query_at = ?", c.ID, models.ChargeCreated, *c.NextQueryAt).
+			Where("id = ? AND status = ? AND next_query_at = ?", c.ID, c.Status, *c.NextQueryAt).
 			Updates(map[string]any{"next_query_at": now.Add(queryDelay(c.QueryCount + 1)), "query_count": gorm.Expr("query_count + 1")})
 		if res.Error != nil || res.RowsAffected == 0 {
 			continue
 		}
 		handled++
-		e := s.apps[c.AppID]
-		if e == nil {
-			continue
-		}
-		q, ok := e.byCode[c.Channel].(channels.Querier)
-		if !ok {
-			continue
-		}
-		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-		pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
-		cancel()
-		if err == nil {
-			err = s.applyPayment(ctx, c, pay)
-		}
-		if err != nil {
-			s.logger(ctx).Warn("paycenter: active query failed", "outTradeNo", c.OutTradeNo, "err", err)
+		if err := s.reconcile(ctx, c); err != nil {
+			s.logger(ctx).Warn("paycenter: reconciling a charge failed; retrying later", "outTradeNo", c.OutTradeNo, "err", err)
 		}
 	}
 	return handled
+}
+
+func (s *Service) reconcile(ctx context.Context, c *models.Charge) error {
+	e := s.apps[c.AppID]
+	if e == nil {
+		return nil
+	}
+	if c.Status == models.ChargeClosed {
+		if err := s.closeCharge(ctx, c); err != nil && !errors.Is(err, errPaidAtChannel) {
+			return err
+		}
+		return nil
+	}
+	q, ok := e.byCode[c.Channel].(channels.Querier)
+	if !ok {
+		return nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+	pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
+	cancel()
+	if err != nil {
+		return err
+	}
+	return s.applyPayment(ctx, c, pay)
 }
 
 // SyncRefundsDue moves PROCESSING refunds forward on the query schedule:
