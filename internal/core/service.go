@@ -176,15 +176,6 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// App returns the app with id.
-func (s *Service) App(id string) (*App, bool) {
-	e, ok := s.apps[id]
-	if !ok {
-		return nil, false
-	}
-	return &e.App, true
-}
-
 func (s *Service) app(id string) (*appEntry, error) {
 	e, ok := s.apps[id]
 	if !ok {
@@ -197,9 +188,6 @@ func (s *Service) app(id string) (*appEntry, error) {
 func (s *Service) callbackURL(appID string, ch channels.Channel) string {
 	return s.public + s.base + "/callbacks/" + appID + "/" + ch.Provider()
 }
-
-// Sandbox returns the sandbox channel, or nil when sandbox mode is off.
-func (s *Service) Sandbox() channels.Channel { return s.sandbox }
 
 // logger returns the request's logger (carrying requestId) or the default.
 func (s *Service) logger(ctx context.Context) *slog.Logger {
