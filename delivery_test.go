@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,7 +253,9 @@ func TestWebhookDialGuard(t *testing.T) {
 	var hits atomic.Int64
 	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(local.Close)
-	_, port, _ := strings2(local.URL)
+	u, err := url.Parse(local.URL)
+	require.NoError(t, err)
+	port := u.Port()
 	for _, c := range []struct{ url, want string }{
 		{local.URL + "/hook", "refused to connect to 127.0.0.1: a loopback address"},
 		{"http://localhost:" + port + "/hook", "a loopback address"},
@@ -271,17 +274,6 @@ func TestWebhookDialGuard(t *testing.T) {
 		})
 	}
 	assert.Zero(t, hits.Load(), "nothing reached the loopback server")
-}
-
-func strings2(u string) (scheme, port string, err error) {
-	var host string
-	_, err = fmt.Sscanf(u, "http://%s", &host)
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			return "http", host[i+1:], err
-		}
-	}
-	return "http", "", errors.New("no port")
 }
 
 // TestAfterPaidRetried: an AfterPaid hook that fails is retried with
