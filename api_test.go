@@ -248,6 +248,7 @@ func keys(m map[string]json.RawMessage) []string {
 type wechatOnly struct{}
 
 func (wechatOnly) Provider() string                     { return "wechat" }
+func (wechatOnly) Account() string                      { return "1230000109" }
 func (wechatOnly) Supports(c channels.Code) bool        { return c == channels.WxNative }
 func (wechatOnly) Ack(w http.ResponseWriter, err error) { w.WriteHeader(http.StatusNoContent) }
 func (wechatOnly) Create(context.Context, *channels.CreateRequest) (channels.Params, error) {

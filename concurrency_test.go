@@ -42,6 +42,7 @@ type countingSandbox struct {
 	mu      sync.Mutex
 	creates map[string]int // outTradeNo → Create calls
 	refunds map[string]int // outRefundNo → Refund calls
+	sent    map[string]*http.Request
 }
 
 func newCountingSandbox() *countingSandbox {

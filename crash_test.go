@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/sandbox"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -53,7 +55,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashChild pays a charge, says so on stdout, and waits to be killed.
+// crashChild pays a charge, says so on stdout, and waits to be killed. In
+// mode "refund" it then refunds it through a channel whose refund call never
+// returns, and says REFUNDING once the call is under way.
 func crashChild(mode string) {
 	must := func(err error) {
 		if err != nil {
@@ -63,22 +67,57 @@ func crashChild(mode string) {
 	}
 	cfg, err := crashConfig(os.Getenv("PAYCENTER_CRASH_DB"), os.Getenv("PAYCENTER_CRASH_URL"))
 	must(err)
+	hanging := hangingRefunds{sandbox.New(sandbox.Config{})}
+	if mode == "refund" {
+		cfg.Channels, cfg.PublicURL = []channels.Channel{hanging}, "http://127.0.0.1"
+	}
 	pc, err := paycenter.New(cfg)
 	must(err)
 	ctx := context.Background()
 	_, err = pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "crash0000001", 100))
 	must(err)
-	_, err = pc.SandboxPay(ctx, testAppID, "crash0000001", "success")
-	must(err)
+	if mode == "refund" { // the channel's notification, through the routes
+		r := gin.New()
+		pc.Mount(r)
+		req, err := hanging.Notification("/callbacks/"+testAppID+"/sandbox", "crash0000001", sandbox.ResultSuccess, 100)
+		must(err)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			must(fmt.Errorf("notification answered %d", w.Code))
+		}
+	} else {
+		_, err = pc.SandboxPay(ctx, testAppID, "crash0000001", "success")
+		must(err)
+	}
 	fmt.Println("COMMITTED")
-	if mode == "deliver" {
+	switch mode {
+	case "deliver":
 		pc.StartWorkers()
+	case "refund":
+		_, err := pc.Refund(ctx, testAppID, paycenter.RefundParams{OutTradeNo: "crash0000001", OutRefundNo: "crashr1", RefundFee: 100})
+		must(fmt.Errorf("the hanging refund returned: %v", err))
 	}
 	select {} // until killed
 }
 
+// hangingRefunds is the sandbox whose refund calls never return: the
+// process is killed in the middle of one.
+type hangingRefunds struct{ *sandbox.Channel }
+
+func (hangingRefunds) Refund(ctx context.Context, req *channels.RefundRequest) (*channels.Refund, error) {
+	fmt.Println("REFUNDING")
+	select {}
+}
+
 // startChild runs the child in mode and waits for its payment to commit.
 func startChild(t *testing.T, mode, dbPath, url string) *exec.Cmd {
+	t.Helper()
+	return startChildUntil(t, mode, dbPath, url, "COMMITTED")
+}
+
+// startChildUntil runs the child in mode and waits until it prints marker.
+func startChildUntil(t *testing.T, mode, dbPath, url, marker string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), crashEnv+"="+mode, "PAYCENTER_CRASH_DB="+dbPath, "PAYCENTER_CRASH_URL="+url)
@@ -89,12 +128,12 @@ func startChild(t *testing.T, mode, dbPath, url string) *exec.Cmd {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
-		if strings.Contains(lines.Text(), "COMMITTED") {
+		if strings.Contains(lines.Text(), marker) {
 			go io.Copy(io.Discard, out)
 			return cmd
 		}
 	}
-	t.Fatalf("child ended before committing the payment")
+	t.Fatalf("child ended before printing %s", marker)
 	return nil
 }
 
@@ -176,4 +215,34 @@ func TestCrashMidDelivery(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, models.DeliveryDelivered, ds[0].Status)
 	assert.EqualValues(t, 2, calls.Load())
+}
+
+// TestCrashMidRefund: a process killed while its refund call is in flight
+// leaves the refund leased for no longer than the call's timeout plus a
+// margin; then the refund worker sends it again (same number) at once.
+func TestCrashMidRefund(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "crash.db")
+	started := time.Now()
+	child := startChildUntil(t, "refund", dbPath, "", "REFUNDING")
+	kill(t, child)
+
+	cfg, err := crashConfig(dbPath, "")
+	require.NoError(t, err)
+	clock := &clock{now: time.Now()}
+	cfg.Now = clock.Now
+	pc, err := paycenter.New(cfg)
+	require.NoError(t, err)
+	defer pc.Close()
+	ctx := context.Background()
+	again := paycenter.RefundParams{OutTradeNo: "crash0000001", OutRefundNo: "crashr1", RefundFee: 100}
+	_, err = pc.Refund(ctx, testAppID, again)
+	assert.Equal(t, paycenter.CodeInProgress, code(err), "the dead process's lease still holds: %v", err)
+
+	// The lease covers the call's timeout (ChannelTimeout, 10 s) and a
+	// 5 s margin, counted from before the call started.
+	clock.Set(started.Add(10*time.Second + 5*time.Second + time.Second))
+	assert.Equal(t, 1, pc.RunDue(ctx), "the worker retries the refund as soon as the lease has passed")
+	r, err := pc.RefundResult(ctx, testAppID, "crashr1")
+	require.NoError(t, err)
+	assert.Equal(t, models.RefundSucceeded, r.Status)
 }

@@ -39,7 +39,8 @@ type merchant struct {
 	overlaps  int // attempts of one event that overlapped
 	late      int // attempts after the event was already delivered
 	events    map[string]client.Event
-	done      chan string // receives an event id on its first 2xx
+	done      chan string     // receives an event id on its first 2xx
+	onAttempt func(id string) // when set, sees every verified attempt
 }
 
 func newMerchant(t testing.TB, failFirst int) *merchant {
@@ -61,6 +62,9 @@ func (m *merchant) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("key") != testKey || r.Header.Get("Content-Type") != "application/json" {
 		m.t.Errorf("webhook headers: key %q, content type %q", r.Header.Get("key"), r.Header.Get("Content-Type"))
+	}
+	if m.onAttempt != nil {
+		m.onAttempt(ev.ID)
 	}
 	m.mu.Lock()
 	m.attempts[ev.ID]++

@@ -86,6 +86,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // newEnv mounts a pay center on a fresh database of kind.
 func newEnv(t testing.TB, kind testdb.Kind, opts ...option) *env {
 	t.Helper()
+	return newEnvOn(t, kind, "", opts...)
+}
+
+// newEnvOn is newEnv mounting on the router group at path group ("" for
+// the engine itself).
+func newEnvOn(t testing.TB, kind testdb.Kind, group string, opts ...option) *env {
+	t.Helper()
 	e := &env{t: t, clock: &clock{now: time.Now()}}
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
@@ -115,10 +122,14 @@ func newEnv(t testing.TB, kind testdb.Kind, opts ...option) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { pc.Close() })
 	r := gin.New()
-	pc.Mount(r)
+	if group == "" {
+		pc.Mount(r)
+	} else {
+		pc.Mount(r.Group(group))
+	}
 	srv.Config.Handler = r
 	e.pc, e.srv = pc, srv
-	e.client = client.New(testKey, testSecret, client.WithBaseURL(srv.URL+cfg.BasePath), client.WithClock(e.clock.Now))
+	e.client = client.New(testKey, testSecret, client.WithBaseURL(srv.URL+group+cfg.BasePath), client.WithClock(e.clock.Now))
 	return e
 }
 

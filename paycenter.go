@@ -128,10 +128,9 @@ func New(cfg Config) (*PayCenter, error) {
 	}
 	var sb channels.Channel
 	if sandboxOn {
-		prefix := cfg.PublicURL + cfg.BasePath + "/sandbox/cashier/"
 		pc.sandbox = sandbox.New(sandbox.Config{RefundDelay: cfg.SandboxRefundDelay, Now: cfg.Now,
 			CashierURL: func(appID, outTradeNo string) string {
-				return prefix + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo)
+				return pc.svc.URL("/sandbox/cashier/" + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo))
 			}})
 		sb = pc.sandbox
 	}
@@ -179,9 +178,17 @@ func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
 //	GET      {BasePath}/sandbox/cashier/{appId}/{outTradeNo}   (sandbox mode)
 //	POST     {BasePath}/sandbox/pay                            (sandbox mode)
 //
+// On a *gin.RouterGroup the routes live under the group's path, and so does
+// every URL the pay center hands out: the channels' notify URLs and the
+// sandbox cashier are PublicURL + group path + BasePath + route. Mount a
+// pay center once.
+//
 // Unless Config.Workers.Disabled, Mount also starts the background workers;
 // Close stops them.
 func (pc *PayCenter) Mount(r gin.IRouter) {
+	if g, ok := r.(interface{ BasePath() string }); ok {
+		pc.svc.SetMountPath(g.BasePath())
+	}
 	handlers.Register(r, pc.svc, handlers.Options{BasePath: pc.cfg.BasePath, Sandbox: pc.sandbox != nil})
 	if !pc.cfg.Workers.Disabled {
 		pc.StartWorkers()
@@ -218,6 +225,23 @@ type DeliveryFilter = core.DeliveryFilter
 // Redeliver makes an outbox entry due now, whatever its state: a dead or
 // delivered webhook is sent again with the same event id.
 func (pc *PayCenter) Redeliver(ctx context.Context, id int64) error { return pc.svc.Redeliver(ctx, id) }
+
+// DiscrepancyFilter selects discrepancies for Discrepancies.
+type DiscrepancyFilter = core.DiscrepancyFilter
+
+// Discrepancies lists what the channels reported that the pay center did
+// not apply because it does not match its records (another amount,
+// account or marker, a number no charge has, a refund reported otherwise),
+// newest first. Each is also logged when first seen.
+func (pc *PayCenter) Discrepancies(ctx context.Context, f DiscrepancyFilter) ([]models.Discrepancy, error) {
+	return pc.svc.Discrepancies(ctx, f)
+}
+
+// ResolveDiscrepancy marks a discrepancy resolved, with a note saying what
+// a person did about it.
+func (pc *PayCenter) ResolveDiscrepancy(ctx context.Context, id int64, note string) error {
+	return pc.svc.ResolveDiscrepancy(ctx, id, note)
+}
 
 // Close stops the workers (waiting for attempts in flight) and releases
 // what New opened: the default SQLite database. A host's own Config.DB is

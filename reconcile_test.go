@@ -22,15 +22,23 @@ import (
 // fakePay is a real (non-sandbox) channel whose notifications never arrive:
 // the only way to learn of a payment is to ask it.
 type fakePay struct {
-	mu      sync.Mutex
-	orders  map[string]*channels.Payment
-	queries int
-	closes  int
+	account      string // the merchant account (default "1900000001")
+	mu           sync.Mutex
+	refuseCreate bool // Create answers a definite refusal
+	orders       map[string]*channels.Payment
+	queries      int
+	closes       int
 }
 
 func newFakePay() *fakePay { return &fakePay{orders: map[string]*channels.Payment{}} }
 
-func (f *fakePay) Provider() string              { return "fakepay" }
+func (f *fakePay) Provider() string { return "fakepay" }
+func (f *fakePay) Account() string {
+	if f.account == "" {
+		return "1900000001"
+	}
+	return f.account
+}
 func (f *fakePay) Supports(c channels.Code) bool { return c == channels.WxNative }
 func (f *fakePay) Ack(w http.ResponseWriter, err error) {
 	w.WriteHeader(http.StatusInternalServerError)
@@ -41,7 +49,11 @@ func (f *fakePay) ParseNotification(context.Context, *http.Request, string) (*ch
 func (f *fakePay) Create(_ context.Context, req *channels.CreateRequest) (channels.Params, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.orders[req.OutTradeNo] = &channels.Payment{OutTradeNo: req.OutTradeNo, Status: channels.PaymentPending, TotalFee: req.TotalFee}
+	if f.refuseCreate {
+		return nil, &channels.Error{Code: "OUT_TRADE_NO_USED", Message: "商户订单号重复"}
+	}
+	f.orders[req.OutTradeNo] = &channels.Payment{OutTradeNo: req.OutTradeNo, Status: channels.PaymentPending, TotalFee: req.TotalFee,
+		Marker: req.Marker, HasMarker: true}
 	return channels.Params{"codeUrl": "weixin://fake/" + req.OutTradeNo}, nil
 }
 
@@ -172,6 +184,7 @@ func TestLatePaymentRefund(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.pc.CloseCharge(ctx, testAppID, channels.AliWeb, "late00000001")
 	require.NoError(t, err)
+	e.clock.Add(time.Second) // paid after the close
 	_, err = e.pc.SandboxPay(ctx, testAppID, "late00000001", "success")
 	require.NoError(t, err)
 	require.Equal(t, 1, e.pc.RunDue(ctx))
@@ -254,24 +267,34 @@ func TestLatePaymentRefundNumberIsReserved(t *testing.T) {
 
 // TestSharedChannelAccount: two apps on one channel account share its
 // number space, so an outTradeNo one of them uses is refused to the other
-// (the channel would credit one payment to both charges).
+// (the channel would credit one payment to both charges). The account is
+// the channel's own identity, not the Go value: two adapters built from
+// the same credentials are one account.
 func TestSharedChannelAccount(t *testing.T) {
-	fake := newFakePay()
-	e := newEnv(t, testdb.SQLite, noWorkers, func(c *paycenter.Config) {
-		c.Channels = []channels.Channel{fake}
-		c.Apps = append(c.Apps, paycenter.App{ID: "22", Key: "key22", Secret: "secret22"},
-			paycenter.App{ID: "33", Key: "key33", Secret: "secret33", Channels: []channels.Channel{newFakePay()}})
-	})
-	ctx := context.Background()
-	_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
-	require.NoError(t, err)
-	_, err = e.pc.CreateCharge(ctx, "22", createParams(channels.WxNative, "shared000001", 100))
-	assert.Equal(t, paycenter.CodeExists, code(err))
-	assert.ErrorContains(t, err, "shares this channel merchant account")
-	_, err = e.pc.CreateCharge(ctx, "33", createParams(channels.WxNative, "shared000001", 100))
-	assert.NoError(t, err, "an app with its own account has its own numbers")
-	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
-	assert.NoError(t, err, "the owner's own resubmission is fine")
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			fake, own := newFakePay(), newFakePay()
+			own.account = "1900000333"
+			e := newEnv(t, kind, noWorkers, func(c *paycenter.Config) {
+				c.Channels = []channels.Channel{fake}
+				c.Apps = append(c.Apps, paycenter.App{ID: "22", Key: "key22", Secret: "secret22"},
+					paycenter.App{ID: "33", Key: "key33", Secret: "secret33", Channels: []channels.Channel{own}},
+					paycenter.App{ID: "44", Key: "key44", Secret: "secret44", Channels: []channels.Channel{newFakePay()}})
+			})
+			ctx := context.Background()
+			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
+			require.NoError(t, err)
+			_, err = e.pc.CreateCharge(ctx, "22", createParams(channels.WxNative, "shared000001", 100))
+			assert.Equal(t, paycenter.CodeExists, code(err))
+			assert.ErrorContains(t, err, "another app on the same fakepay merchant account")
+			_, err = e.pc.CreateCharge(ctx, "44", createParams(channels.WxNative, "shared000001", 100))
+			assert.Equal(t, paycenter.CodeExists, code(err), "another adapter value on the same account shares its numbers")
+			_, err = e.pc.CreateCharge(ctx, "33", createParams(channels.WxNative, "shared000001", 100))
+			assert.NoError(t, err, "an app with its own account has its own numbers")
+			_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.WxNative, "shared000001", 100))
+			assert.NoError(t, err, "the owner's own resubmission is fine")
+		})
+	}
 }
 
 // TestLocalCloseIsConfirmedAtChannel: a charge closed only locally
@@ -294,7 +317,7 @@ func TestLocalCloseIsConfirmedAtChannel(t *testing.T) {
 			}
 			_, closes := fake.counts()
 			require.Zero(t, closes, "CloseChargeTx calls no channel")
-			fake.pay("local0000001", e.clock.Now()) // the buyer still had the QR code
+			fake.pay("local0000001", e.clock.Now().Add(time.Second)) // the buyer still had the QR code
 
 			e.clock.Add(15 * time.Second)
 			assert.Equal(t, 2, e.pc.RunDue(ctx))

@@ -56,7 +56,8 @@ func TestSandboxOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	assert.Equal(t, "/sandbox/cashier/"+testAppID+"/cashier00001", resp.Header.Get("Location"))
+	assert.Equal(t, "/sandbox/cashier/"+testAppID+"/cashier00001?done=success", resp.Header.Get("Location"),
+		"back to the cashier, which says what the button did")
 }
 
 // TestSandboxRefundDelay exercises the PROCESSING path: a delayed sandbox

@@ -88,6 +88,12 @@ type CreateRequest struct {
 	// CallbackURL is PublicURL + BasePath + "/callbacks/{appId}/{provider}";
 	// the adapter appends its own suffix (e.g. "/paynotify").
 	CallbackURL string
+	// Marker is the pay center's own token for this charge (at most 32
+	// letters and digits). Adapters send it where the channel echoes a
+	// value back (Alipay passback_params, WeChat Pay attach) and report the
+	// echo in Payment.Marker, so that a payment is credited only to the
+	// charge that was really paid.
+	Marker string
 }
 
 // Payment is what a channel says about a charge, from a notification or an
@@ -98,6 +104,12 @@ type Payment struct {
 	TotalFee      int64     // the amount the channel says was ordered/paid, fen
 	TransactionID string    // the channel's trade number
 	PaidAt        time.Time // the channel's payment time (zero when unpaid)
+	// Marker is what the channel echoed of CreateRequest.Marker, valid when
+	// HasMarker: answers that carry no echo (e.g. an Alipay query that does
+	// not return passback_params) leave HasMarker false and the marker is
+	// not checked.
+	Marker    string
+	HasMarker bool
 }
 
 // PaymentStatus is a normalised channel-side payment state.
@@ -141,6 +153,11 @@ const (
 	RefundProcessing RefundStatus = "PROCESSING" // accepted, outcome not known yet
 	RefundSucceeded  RefundStatus = "SUCCESS"    // money returned
 	RefundFailed     RefundStatus = "FAILED"     // definitely not refunded
+	// RefundAbnormal: the money left the merchant's account but could not
+	// be credited to the buyer (WeChat Pay ABNORMAL, e.g. a cancelled bank
+	// card). It is not final: the channel settles it later, after the
+	// merchant acts in its console, as SUCCESS (or FAILED).
+	RefundAbnormal RefundStatus = "ABNORMAL"
 )
 
 // NotificationKind tells what a verified notification is about.
@@ -168,6 +185,14 @@ type Channel interface {
 
 	// Supports reports whether the adapter serves code.
 	Supports(code Code) bool
+
+	// Account identifies the merchant account at the provider whose number
+	// space the channel's orders live in (Alipay: the app_id; WeChat Pay:
+	// the mchid). Channels with the same Provider and Account share
+	// out_trade_no and out_refund_no: the pay center keeps each number to
+	// one charge (or refund) per account. "" means a separate number space
+	// per pay center app (the sandbox).
+	Account() string
 
 	// Create opens an order at the channel and returns the client-side
 	// channelParams. It must be safe to call again with the same request
@@ -198,9 +223,12 @@ type Querier interface {
 
 // Closer is implemented by channels that can close an unpaid order.
 type Closer interface {
-	// ClosePayment closes the order. Closing an order the channel never
-	// saw, or one already closed, is not an error. Closing a paid order
-	// returns ErrAlreadyPaid.
+	// ClosePayment closes the order. Closing an order already closed, or one
+	// the channel never saw and never will (no client-side parameters can
+	// open it any more), is not an error. Closing a paid order returns
+	// ErrAlreadyPaid. When the channel has no order yet but the parameters
+	// already handed out can still open one (an Alipay trade is created when
+	// the buyer opens the cashier), it returns ErrNotOpened.
 	ClosePayment(ctx context.Context, appID string, code Code, outTradeNo string) error
 }
 
@@ -217,6 +245,12 @@ type RefundQuerier interface {
 // ErrAlreadyPaid is returned by ClosePayment when the channel says the order
 // was paid.
 var ErrAlreadyPaid = errors.New("channels: order already paid")
+
+// ErrNotOpened is returned by ClosePayment when the channel has no order to
+// close yet, while the client-side parameters handed out can still open
+// (and pay) one until they expire. The pay center closes the charge locally
+// and keeps asking the channel until the expiry has passed.
+var ErrNotOpened = errors.New("channels: no order at the channel yet; the handed-out parameters can still open one")
 
 // Error is a definite answer from a channel: it understood the request and
 // refused it. Any other error from an adapter means the outcome is unknown

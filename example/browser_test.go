@@ -227,7 +227,7 @@ func TestBrowserShop(t *testing.T) {
 		cashier, closeCashier := b.newTab(t)
 		do(t, cashier, chromedp.Navigate(codeURL), chromedp.WaitVisible(chromedp.ID("success")))
 		assert.Equal(t, "CREATED", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
-		do(t, cashier, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("return")))
+		do(t, cashier, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("message")))
 		assert.Equal(t, "PAID", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
 		b.shot(t, cashier, "wx-cashier-paid.png", "")
 		closeCashier()
@@ -256,7 +256,7 @@ func TestBrowserShop(t *testing.T) {
 		assert.Equal(t, aliOrder, get(t, tab, chromedp.Text(chromedp.ID("outTradeNo"))))
 		b.shot(t, tab, "ali-cashier.png", "")
 
-		do(t, tab, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("return")))
+		do(t, tab, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("message")))
 		do(t, tab, chromedp.Click(chromedp.ID("return")), chromedp.WaitVisible(chromedp.CSS(`#status[data-status="PAID"]`)))
 		assert.Equal(t, base+"/shop/orders/"+aliOrder, get(t, tab, chromedp.Location()), "the return URL is the shop's order page")
 		assert.Equal(t, "Paid", get(t, tab, chromedp.Text(chromedp.ID("status"))))

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -69,6 +70,9 @@ const maxFormBytes = 64 << 10
 // different values) is refused: the signature could not say which one
 // was meant.
 func collect(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	if err := formBody(r); err != nil {
+		return nil, err
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return nil, &core.Error{Code: core.CodeInvalid, Msg: "the request body must be application/x-www-form-urlencoded UTF-8 of at most 64 KiB"}
@@ -99,6 +103,37 @@ func collect(w http.ResponseWriter, r *http.Request) (map[string]string, error) 
 		params[k] = hv[0]
 	}
 	return params, nil
+}
+
+// formBody refuses a POST body that is not a form: JSON, multipart, plain
+// text or a body without a Content-Type would otherwise look like a
+// request without parameters (10006) or with a bad signature (10004).
+// A POST without a body (every parameter in the query) needs no type.
+func formBody(r *http.Request) error {
+	if r.Method != http.MethodPost || r.ContentLength == 0 {
+		return nil
+	}
+	const want = "application/x-www-form-urlencoded"
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case ct == "":
+		return &core.Error{Code: core.CodeInvalid, Msg: "the request body has no Content-Type; send parameters as " + want + " (UTF-8)"}
+	case err != nil || mt != want:
+		return &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("Content-Type %s is not accepted; send parameters as %s (UTF-8)", clip(mt, ct), want)}
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		return &core.Error{Code: core.CodeInvalid, Msg: "the form must be UTF-8 (Content-Type " + want + "; charset=utf-8)"}
+	}
+	return nil
+}
+
+// clip names a media type in a message: the parsed one, or the first 40
+// bytes of an unparsable header.
+func clip(parsed, raw string) string {
+	if parsed != "" {
+		return parsed
+	}
+	return strconv.Quote(core.Clean(raw, 40))
 }
 
 var digitsRE = regexp.MustCompile(`^[0-9]{1,18}$`)

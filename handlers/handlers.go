@@ -34,6 +34,8 @@ type Service interface {
 	SandboxCharge(ctx context.Context, appID, outTradeNo string) (*models.Charge, error)
 	SandboxPay(ctx context.Context, appID, outTradeNo, result string) (*models.Charge, error)
 	Logger() *slog.Logger
+	// Path is a route's path as mounted (router group + BasePath + route).
+	Path(route string) string
 }
 
 // Options configure Register.

@@ -14,7 +14,9 @@ import (
 )
 
 // cashier renders the sandbox cashier page of a charge: its amount and
-// state, and Pay / Fail / Close buttons that post to /sandbox/pay.
+// state, Pay / Fail / Close buttons that post to /sandbox/pay, what the last
+// button did, and a link back to the merchant (the charge's own returnUrl,
+// never one from the request).
 func (h *handler) cashier(c *gin.Context) {
 	ch, err := h.svc.SandboxCharge(c.Request.Context(), c.Param("appId"), c.Param("outTradeNo"))
 	if err != nil {
@@ -24,15 +26,12 @@ func (h *handler) cashier(c *gin.Context) {
 	data := map[string]any{
 		"Charge":  ch,
 		"Amount":  sandbox.Yuan(ch.TotalFee),
-		"PayPath": payPath(c.Request.URL.Path, c.Param("appId"), c.Param("outTradeNo")),
-		"Message": c.Query("message"),
+		"PayPath": h.svc.Path("/sandbox/pay"),
+		"Message": cashierMessages[c.Query("done")],
 		"Paid":    ch.Status == models.ChargePaid,
 		"Open":    ch.Status == models.ChargeCreated,
 		"Return":  ch.ReturnURL,
 		"Results": []string{sandbox.ResultSuccess, sandbox.ResultFail, sandbox.ResultClose},
-	}
-	if r := c.Query("redirect_url"); r != "" && data["Return"] == "" {
-		data["Return"] = r
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
@@ -41,33 +40,32 @@ func (h *handler) cashier(c *gin.Context) {
 	}
 }
 
-// payPath derives {BasePath}/sandbox/pay from the cashier's own path, so
-// the page works under any BasePath and router group.
-func payPath(cashierPath, appID, outTradeNo string) string {
-	suffix := "/sandbox/cashier/" + appID + "/" + outTradeNo
-	if len(cashierPath) >= len(suffix) {
-		return cashierPath[:len(cashierPath)-len(suffix)] + "/sandbox/pay"
-	}
-	return "/sandbox/pay"
+// cashierMessages say what the last button did (?done=...). Fixed texts: the
+// page never shows text taken from the request.
+var cashierMessages = map[string]string{
+	sandbox.ResultSuccess: "Paid. The merchant has been notified.",
+	sandbox.ResultFail:    "The payment failed. The charge stays open: you can pay again.",
+	sandbox.ResultClose:   "The charge is closed: it can no longer be paid.",
+	"refused":             "The pay center refused the notification (see its log); nothing changed. Try again.",
+	"error":               "That did not work; see the pay center's log.",
 }
 
 // sandboxPay applies a cashier outcome through the notification path. A
-// browser form (back=1) is redirected back to the cashier; any other
-// client gets JSON: 200 when the notification was accepted, 404 for an
-// unknown charge, 400 for a bad result, 502 when it was refused (as a
-// channel would see it refused; post again to redeliver).
+// browser form (back=1) is redirected back to the cashier, which says what
+// happened; any other client gets JSON: 200 when the notification was
+// accepted, 404 for an unknown charge, 400 for a bad result, 502 when it was
+// refused (as a channel would see it refused; post again to redeliver).
 func (h *handler) sandboxPay(c *gin.Context) {
 	appID, outTradeNo, result := c.PostForm("appId"), c.PostForm("outTradeNo"), c.PostForm("result")
 	ch, err := h.svc.SandboxPay(c.Request.Context(), appID, outTradeNo, result)
 	if c.PostForm("back") == "1" {
-		loc := payPath(c.Request.URL.Path, "", "")
-		loc = loc[:len(loc)-len("/sandbox/pay")] + "/sandbox/cashier/" + url.PathEscape(appID) + "/" + url.PathEscape(outTradeNo)
+		done := result
 		if errors.Is(err, core.ErrNotificationRefused) {
-			loc += "?message=" + url.QueryEscape(err.Error())
+			done = "refused"
 		} else if err != nil {
-			loc += "?message=" + url.QueryEscape(core.AsError(err).Msg)
+			done = "error"
 		}
-		c.Redirect(http.StatusSeeOther, loc)
+		c.Redirect(http.StatusSeeOther, h.svc.Path("/sandbox/cashier/"+url.PathEscape(appID)+"/"+url.PathEscape(outTradeNo))+"?done="+done)
 		return
 	}
 	if err != nil {
@@ -116,5 +114,5 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;color:#333}dt{colo
 <input type="hidden" name="result" value="{{$r}}"><input type="hidden" name="back" value="1">
 <button id="{{$r}}" class="{{if eq $r "success"}}pay{{else}}{{$r}}{{end}}">{{if eq $r "success"}}Pay{{else if eq $r "fail"}}Fail{{else}}Close{{end}}</button></form>{{end}}
 </div>{{end}}
-{{if and .Paid .Return}}<p><a id="return" href="{{.Return}}">Return to the merchant</a></p>{{end}}
+{{if .Return}}<p><a id="return" href="{{.Return}}">Back to the merchant</a></p>{{end}}
 </main></body></html>`))

@@ -28,6 +28,7 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,7 +59,9 @@ type Paid struct {
 }
 
 // Refunded is the event of a refund reaching a final state, SUCCESS or
-// FAILED (see Refund.Status).
+// FAILED (see Refund.Status). (An ABNORMAL refund is not final and has no
+// in-transaction hook; its refund.abnormal event reaches AfterRefund and
+// webhooks.)
 type Refunded struct {
 	Tx     *gorm.DB
 	Charge *models.Charge // after the change (RefundedFee includes a success)
@@ -133,8 +136,9 @@ type AfterPaid interface {
 	AfterPaid(ctx context.Context, ev *Event) error
 }
 
-// AfterRefund is called after a refund succeeded or failed
-// (refund.succeeded, refund.failed).
+// AfterRefund is called after a refund succeeded, failed or became
+// abnormal (refund.succeeded, refund.failed, refund.abnormal: see
+// Event.Type and Event.Refund.Status).
 type AfterRefund interface {
 	Hook
 	AfterRefund(ctx context.Context, ev *Event) error
@@ -179,6 +183,11 @@ const (
 	ChargeClosed    = "charge.closed"
 	RefundSucceeded = "refund.succeeded"
 	RefundFailed    = "refund.failed"
+	// RefundAbnormal: WeChat Pay took the money from the merchant but could
+	// not credit the buyer; the refund is not final (its amount stays
+	// reserved) until the channel settles it, usually after the merchant
+	// acts in the WeChat Pay merchant platform.
+	RefundAbnormal = "refund.abnormal"
 )
 
 // Registry holds the hooks sorted by kind and runs them in the order given.
@@ -223,31 +232,59 @@ func NewRegistry(hs []Hook) (*Registry, error) {
 	return r, nil
 }
 
-// RunPaid runs every OnPaid hook; the first error stops and is returned.
+// PanicError is the error of a hook that panicked: the panic is recovered
+// (a hook bug must not take the host down) and, for an in-transaction
+// hook, rolls the transition back like an error would.
+type PanicError struct {
+	Hook  string // "OnPaid hook *main.shop", ...
+	Value any    // what the hook panicked with
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("%s panicked: %v", e.Hook, e.Value) }
+
+// call runs one hook, turning an error into "<name> hook <type>: err" and a
+// panic into a *PanicError.
+func call(name string, h any, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Hook: fmt.Sprintf("%s hook %T", name, h), Value: p, Stack: debug.Stack()}
+		}
+	}()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s hook %T: %w", name, h, err)
+	}
+	return nil
+}
+
+// RunPaid runs every OnPaid hook; the first error (or panic) stops and is
+// returned.
 func (r *Registry) RunPaid(ctx context.Context, ev *Paid) error {
 	for _, h := range r.paid {
-		if err := h.OnPaid(ctx, ev); err != nil {
-			return fmt.Errorf("OnPaid hook %T: %w", h, err)
+		if err := call("OnPaid", h, func() error { return h.OnPaid(ctx, ev) }); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// RunRefund runs every OnRefund hook; the first error stops and is returned.
+// RunRefund runs every OnRefund hook; the first error (or panic) stops and
+// is returned.
 func (r *Registry) RunRefund(ctx context.Context, ev *Refunded) error {
 	for _, h := range r.refund {
-		if err := h.OnRefund(ctx, ev); err != nil {
-			return fmt.Errorf("OnRefund hook %T: %w", h, err)
+		if err := call("OnRefund", h, func() error { return h.OnRefund(ctx, ev) }); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// RunClosed runs every OnClosed hook; the first error stops and is returned.
+// RunClosed runs every OnClosed hook; the first error (or panic) stops and
+// is returned.
 func (r *Registry) RunClosed(ctx context.Context, ev *Closed) error {
 	for _, h := range r.closed {
-		if err := h.OnClosed(ctx, ev); err != nil {
-			return fmt.Errorf("OnClosed hook %T: %w", h, err)
+		if err := call("OnClosed", h, func() error { return h.OnClosed(ctx, ev) }); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -260,33 +297,33 @@ func (r *Registry) HasAfter(typ string) bool {
 		return len(r.afterPaid) > 0
 	case ChargeClosed:
 		return len(r.afterClosed) > 0
-	case RefundSucceeded, RefundFailed:
+	case RefundSucceeded, RefundFailed, RefundAbnormal:
 		return len(r.afterRefund) > 0
 	}
 	return false
 }
 
-// RunAfter runs every after-commit hook for ev.Type; the first error stops
-// and is returned (the whole set runs again on the next attempt).
+// RunAfter runs every after-commit hook for ev.Type; the first error (or
+// panic) stops and is returned (the whole set runs again on the next
+// attempt).
 func (r *Registry) RunAfter(ctx context.Context, ev *Event) error {
-	var err error
 	switch ev.Type {
 	case ChargeSucceeded:
 		for _, h := range r.afterPaid {
-			if err = h.AfterPaid(ctx, ev); err != nil {
-				return fmt.Errorf("AfterPaid hook %T: %w", h, err)
+			if err := call("AfterPaid", h, func() error { return h.AfterPaid(ctx, ev) }); err != nil {
+				return err
 			}
 		}
 	case ChargeClosed:
 		for _, h := range r.afterClosed {
-			if err = h.AfterClosed(ctx, ev); err != nil {
-				return fmt.Errorf("AfterClosed hook %T: %w", h, err)
+			if err := call("AfterClosed", h, func() error { return h.AfterClosed(ctx, ev) }); err != nil {
+				return err
 			}
 		}
-	case RefundSucceeded, RefundFailed:
+	case RefundSucceeded, RefundFailed, RefundAbnormal:
 		for _, h := range r.afterRefund {
-			if err = h.AfterRefund(ctx, ev); err != nil {
-				return fmt.Errorf("AfterRefund hook %T: %w", h, err)
+			if err := call("AfterRefund", h, func() error { return h.AfterRefund(ctx, ev) }); err != nil {
+				return err
 			}
 		}
 	}

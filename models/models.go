@@ -21,8 +21,9 @@ import (
 // ChargeStatus is the pay center's state of a charge.
 type ChargeStatus string
 
-// Charge states. CREATED → PAID, CREATED → CLOSED, and CLOSED → PAID for a
-// late payment (money was taken after the charge closed; LatePaid is set).
+// Charge states. CREATED → PAID, CREATED → CLOSED, and CLOSED → PAID when
+// the channel reports a payment for a closed charge (money was taken: it is
+// recorded; LatePaid says whether it came after the expiry or the close).
 const (
 	ChargeCreated ChargeStatus = "CREATED"
 	ChargePaid    ChargeStatus = "PAID"
@@ -32,19 +33,30 @@ const (
 // RefundStatus is the pay center's state of a refund, as answered on the wire.
 type RefundStatus string
 
-// Refund states. PROCESSING → SUCCESS or PROCESSING → FAILED.
+// Refund states. PROCESSING → SUCCESS, FAILED or ABNORMAL; ABNORMAL →
+// SUCCESS or FAILED. ABNORMAL (WeChat Pay) means the money left the
+// merchant's account but could not be credited to the buyer; its amount
+// stays reserved until the channel settles it.
 const (
 	RefundProcessing RefundStatus = "PROCESSING"
 	RefundSucceeded  RefundStatus = "SUCCESS"
 	RefundFailed     RefundStatus = "FAILED"
+	RefundAbnormal   RefundStatus = "ABNORMAL"
 )
+
+// Final reports whether s is SUCCESS or FAILED.
+func (s RefundStatus) Final() bool { return s == RefundSucceeded || s == RefundFailed }
 
 // Charge is one payment order of one application, unique on
 // (AppID, OutTradeNo).
 type Charge struct {
-	ID          int64         `gorm:"primaryKey;autoIncrement"`
-	AppID       string        `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:1"`
-	OutTradeNo  string        `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:2"`
+	ID         int64  `gorm:"primaryKey;autoIncrement"`
+	AppID      string `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:1"`
+	OutTradeNo string `gorm:"size:32;not null;uniqueIndex:,composite:app_trade,priority:2;uniqueIndex:,composite:account_trade,priority:2"`
+	// Account is the channel account whose number space OutTradeNo lives
+	// in ("alipay:<app_id>", "wechat:<mchid>", "sandbox@<app>"); unique
+	// with OutTradeNo. NULL for charges created before accounts existed.
+	Account     string        `gorm:"size:96;default:null;uniqueIndex:,composite:account_trade,priority:1"`
 	Channel     channels.Code `gorm:"size:16;not null"`
 	TotalFee    int64         `gorm:"not null"` // fen
 	FeeType     string        `gorm:"size:8;not null"`
@@ -60,8 +72,17 @@ type Charge struct {
 	TimeExpire  int64         `gorm:"not null"` // seconds, as requested
 	ExpireAt    time.Time     `gorm:"not null;index"`
 
-	Status   ChargeStatus `gorm:"size:16;not null;index"`
-	LatePaid bool         `gorm:"not null;default:false"`
+	Status ChargeStatus `gorm:"size:16;not null;index"`
+	// LatePaid: the channel's payment time is after ExpireAt, or after the
+	// charge was closed (ClosedAt).
+	LatePaid bool `gorm:"not null;default:false"`
+	// LateRefundNo is the number of the automatic refund of a late payment
+	// (LatePayment "refund"), once reserved.
+	LateRefundNo string `gorm:"size:64;not null;default:''"`
+	// Marker is the pay center's own token for the charge, sent to the
+	// channel where it is echoed back (Alipay passback_params, WeChat Pay
+	// attach) and checked on every notification and query answer.
+	Marker string `gorm:"size:32;not null;default:''"`
 	// ChannelParams is the JSON channelParams once the channel order exists;
 	// empty while it does not (reserved, or the channel call failed).
 	ChannelParams string `gorm:"type:text"`
@@ -77,8 +98,10 @@ type Charge struct {
 	RefundReserved int64 `gorm:"not null;default:0"`
 	RefundedFee    int64 `gorm:"not null;default:0"`
 	// NextQueryAt is when the reconciliation worker next asks the channel
-	// about this unpaid charge (nil: never, e.g. the sandbox); QueryCount
-	// counts the queries made, which picks the next interval.
+	// about this charge (nil: never, e.g. the sandbox, or no channel order
+	// was handed out yet); QueryCount counts the queries made, which picks
+	// the next interval. A CLOSED charge keeps it while its close is not
+	// confirmed by the channel.
 	NextQueryAt *time.Time `gorm:"index"`
 	QueryCount  int        `gorm:"not null;default:0"`
 	CreatedAt   time.Time
@@ -87,14 +110,19 @@ type Charge struct {
 
 // Refund is one refund of a charge, unique on (AppID, OutRefundNo).
 type Refund struct {
-	ID          int64        `gorm:"primaryKey;autoIncrement"`
-	AppID       string       `gorm:"size:32;not null;uniqueIndex:,composite:app_refund,priority:1"`
-	OutRefundNo string       `gorm:"size:64;not null;uniqueIndex:,composite:app_refund,priority:2"`
-	ChargeID    int64        `gorm:"not null;index"`
-	OutTradeNo  string       `gorm:"size:32;not null"`
-	RefundFee   int64        `gorm:"not null"` // fen
-	RefundDesc  string       `gorm:"size:320;not null;default:''"`
-	Status      RefundStatus `gorm:"size:16;not null;index"`
+	ID          int64  `gorm:"primaryKey;autoIncrement"`
+	AppID       string `gorm:"size:32;not null;uniqueIndex:,composite:app_refund,priority:1"`
+	OutRefundNo string `gorm:"size:64;not null;uniqueIndex:,composite:app_refund,priority:2;uniqueIndex:,composite:account_refund,priority:2"`
+	// Account is the charge's channel account: out_refund_no is unique in
+	// it. NULL for refunds created before accounts existed.
+	Account    string       `gorm:"size:96;default:null;uniqueIndex:,composite:account_refund,priority:1"`
+	ChargeID   int64        `gorm:"not null;index"`
+	OutTradeNo string       `gorm:"size:32;not null"`
+	RefundFee  int64        `gorm:"not null"` // fen
+	RefundDesc string       `gorm:"size:320;not null;default:''"`
+	Status     RefundStatus `gorm:"size:16;not null;index"`
+	// LatePayment marks the automatic refund of a late payment.
+	LatePayment bool `gorm:"not null;default:false"`
 	// Submitted is set once the channel has accepted the refund request;
 	// until then a retry sends it again with the same OutRefundNo.
 	Submitted  bool `gorm:"not null;default:false"`
@@ -119,7 +147,10 @@ type Nonce struct {
 }
 
 // Notification is the audit record of one channel notification, kept
-// whether or not it was accepted.
+// whether or not it was accepted. The body is stored as bytes, exactly as
+// received: whole when the channel's signature verified, its first
+// MaxRefusedBodyBytes otherwise (anyone can post those), with the size and
+// SHA-256 of the whole body either way.
 type Notification struct {
 	ID         int64  `gorm:"primaryKey;autoIncrement"`
 	AppID      string `gorm:"size:32;not null;index"`
@@ -127,10 +158,75 @@ type Notification struct {
 	Path       string `gorm:"size:64;not null"`
 	OutTradeNo string `gorm:"size:32;not null;default:'';index"`
 	Headers    string `gorm:"type:text"` // the channel's signature headers, JSON
-	Body       string `gorm:"type:text"`
+	Body       []byte
+	BodySize   int64  `gorm:"not null;default:0"`
+	BodySHA256 string `gorm:"size:64;not null;default:''"` // hex
 	Accepted   bool   `gorm:"not null"`
 	Error      string `gorm:"size:512;not null;default:''"`
 	CreatedAt  time.Time
+}
+
+// MaxRefusedBodyBytes is how much of an unverified notification's body is
+// kept.
+const MaxRefusedBodyBytes = 4 << 10
+
+// DiscrepancyKind says how the channel's view of a charge or refund differs
+// from the pay center's.
+type DiscrepancyKind string
+
+// Discrepancy kinds.
+const (
+	// A verified payment for a number no charge of this account has.
+	DiscrepancyForeignOrder DiscrepancyKind = "foreign_order"
+	// The channel reports another amount than the charge's.
+	DiscrepancyAmount DiscrepancyKind = "amount_mismatch"
+	// The payment belongs to another channel account than the charge's.
+	DiscrepancyAccount DiscrepancyKind = "account_mismatch"
+	// The channel echoes another marker than the charge's: the order at the
+	// channel is not the one the pay center opened.
+	DiscrepancyMarker DiscrepancyKind = "marker_mismatch"
+	// The channel reports a refund amount other than the refund's.
+	DiscrepancyRefundAmount DiscrepancyKind = "refund_amount_mismatch"
+	// The channel reports a final refund differently than recorded.
+	DiscrepancyRefundStatus DiscrepancyKind = "refund_status_mismatch"
+	// The channel reports a refund the pay center does not know (e.g. made
+	// by hand in the merchant console), or one of another charge.
+	DiscrepancyRefundUnknown DiscrepancyKind = "refund_at_channel_unknown_here"
+)
+
+// DiscrepancyStatus is OPEN until a person resolves it.
+type DiscrepancyStatus string
+
+// Discrepancy states.
+const (
+	DiscrepancyOpen     DiscrepancyStatus = "OPEN"
+	DiscrepancyResolved DiscrepancyStatus = "RESOLVED"
+)
+
+// Discrepancy is something the channel said that the pay center did not
+// apply because it does not match its records: for a person to look at.
+// The same discrepancy seen again (a channel resending a notification) is
+// one row, its Occurrences counted.
+type Discrepancy struct {
+	ID            int64             `gorm:"primaryKey;autoIncrement"`
+	DedupeKey     string            `gorm:"size:64;not null;uniqueIndex"` // hash of what identifies it
+	Kind          DiscrepancyKind   `gorm:"size:48;not null;index"`
+	Source        string            `gorm:"size:16;not null"` // notification, query, bill
+	AppID         string            `gorm:"size:32;not null;default:''"`
+	Provider      string            `gorm:"size:16;not null"`
+	Account       string            `gorm:"size:96;not null;default:''"`
+	OutTradeNo    string            `gorm:"size:64;not null;default:'';index"`
+	OutRefundNo   string            `gorm:"size:64;not null;default:''"`
+	TransactionID string            `gorm:"size:64;not null;default:''"`
+	LocalAmount   int64             `gorm:"not null;default:0"` // fen; 0 when unknown here
+	ChannelAmount int64             `gorm:"not null;default:0"` // fen
+	Detail        string            `gorm:"size:512;not null;default:''"`
+	Status        DiscrepancyStatus `gorm:"size:16;not null;index"`
+	Note          string            `gorm:"size:1024;not null;default:''"`
+	Occurrences   int               `gorm:"not null;default:1"`
+	ResolvedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // DeliveryStatus is the state of an outbox entry.
@@ -184,6 +280,7 @@ type Tables struct {
 	Nonces        string
 	Notifications string
 	Deliveries    string
+	Discrepancies string
 }
 
 // NewTables returns the table names for prefix (e.g. "pay_").
@@ -194,6 +291,7 @@ func NewTables(prefix string) Tables {
 		Nonces:        prefix + "nonces",
 		Notifications: prefix + "notifications",
 		Deliveries:    prefix + "deliveries",
+		Discrepancies: prefix + "discrepancies",
 	}
 }
 
@@ -218,6 +316,7 @@ func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
 		{t.Nonces, &Nonce{}},
 		{t.Notifications, &Notification{}},
 		{t.Deliveries, &Delivery{}},
+		{t.Discrepancies, &Discrepancy{}},
 	} {
 		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.table, err)

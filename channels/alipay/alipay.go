@@ -114,6 +114,9 @@ func (c *Channel) Supports(code channels.Code) bool {
 // AppID returns the Alipay application id the adapter signs for.
 func (c *Channel) AppID() string { return c.cfg.AppID }
 
+// Account returns the Alipay app_id: out_trade_no is unique per app_id.
+func (c *Channel) Account() string { return c.cfg.AppID }
+
 // Gateway returns the gateway URL the adapter talks to.
 func (c *Channel) Gateway() string { return c.gateway }
 
@@ -179,9 +182,9 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		OutTradeNo:  req.OutTradeNo,
 		TotalAmount: FormatAmount(req.TotalFee),
 		Body:        req.Body,
-		// Echoed back in notifications: only the pay center's app id,
-		// which is not secret. URL-encoded as Alipay requires.
-		PassbackParams: url.QueryEscape("appId=" + req.AppID),
+		// Echoed back in notifications: the pay center's app id and the
+		// charge's marker, neither secret. URL-encoded as Alipay requires.
+		PassbackParams: encodePassback(req.AppID, req.Marker),
 	}
 	if !req.ExpireAt.IsZero() {
 		trade.TimeExpire = req.ExpireAt.In(beijing).Format(timeLayout)
@@ -334,6 +337,29 @@ func refusal(op string, e sdk.Error) error {
 	return &channels.Error{Code: safe(code), Message: safe(msg)}
 }
 
+// encodePassback builds passback_params: "appId=…&marker=…", URL-encoded.
+func encodePassback(appID, marker string) string {
+	v := url.Values{"appId": {appID}}
+	if marker != "" {
+		v.Set("marker", marker)
+	}
+	return url.QueryEscape(v.Encode())
+}
+
+// passbackMarker extracts the marker from an echoed passback_params ("" when
+// there is none or it is unreadable).
+func passbackMarker(raw string) string {
+	s, err := url.QueryUnescape(raw)
+	if err != nil {
+		return ""
+	}
+	v, err := url.ParseQuery(s)
+	if err != nil {
+		return ""
+	}
+	return v.Get("marker")
+}
+
 // QueryPayment asks Alipay about a trade (alipay.trade.query). A trade that
 // Alipay has not seen (the buyer never opened the cashier) is pending.
 func (c *Channel) QueryPayment(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*channels.Payment, error) {
@@ -361,6 +387,9 @@ func paymentFromQuery(outTradeNo string, rsp *sdk.TradeQueryRsp) (*channels.Paym
 		return nil, errors.New("alipay: trade.query: answer is about another out_trade_no")
 	}
 	p := &channels.Payment{OutTradeNo: outTradeNo, TransactionID: rsp.TradeNo}
+	if rsp.PassbackParams != "" { // returned only when Alipay chooses to
+		p.Marker, p.HasMarker = passbackMarker(rsp.PassbackParams), true
+	}
 	if rsp.TotalAmount != "" {
 		fee, err := ParseAmount(rsp.TotalAmount)
 		if err != nil {
@@ -391,10 +420,12 @@ func paymentFromQuery(outTradeNo string, rsp *sdk.TradeQueryRsp) (*channels.Paym
 	return p, nil
 }
 
-// ClosePayment closes an unpaid trade (alipay.trade.close). A trade Alipay
-// never saw, or one already closed, is not an error; a paid trade gives
-// [channels.ErrAlreadyPaid]. Alipay answers ACQ.TRADE_STATUS_ERROR both for
-// paid and for closed trades, so that answer is settled with a query.
+// ClosePayment closes an unpaid trade (alipay.trade.close). A trade already
+// closed is not an error; a paid trade gives [channels.ErrAlreadyPaid]. A
+// trade Alipay has not seen gives [channels.ErrNotOpened]: Alipay creates
+// the trade when the buyer opens the cashier, so the signed order handed out
+// stays payable until its time_expire. Alipay answers ACQ.TRADE_STATUS_ERROR
+// both for paid and for closed trades, so that answer is settled with a query.
 func (c *Channel) ClosePayment(ctx context.Context, appID string, code channels.Code, outTradeNo string) error {
 	if outTradeNo == "" {
 		return invalid("outTradeNo is required")
@@ -406,8 +437,11 @@ func (c *Channel) ClosePayment(ctx context.Context, appID string, code channels.
 	if rsp == nil {
 		return errors.New("alipay: trade.close: empty response")
 	}
-	if rsp.IsSuccess() || rsp.SubCode == subTradeNotExist {
+	if rsp.IsSuccess() {
 		return nil
+	}
+	if rsp.SubCode == subTradeNotExist {
+		return channels.ErrNotOpened
 	}
 	if rsp.SubCode != subTradeStatus {
 		return refusal("trade.close", rsp.Error)

@@ -36,6 +36,7 @@ func createReq(code channels.Code, no string, fee int64) *channels.CreateRequest
 		ReturnURL:   "https://shop.example.com/return?order=" + no,
 		ExpireAt:    time.Now().Add(2 * time.Hour),
 		CallbackURL: "https://pay.example.com/callbacks/11/alipay",
+		Marker:      "m" + no,
 	}
 }
 
@@ -152,7 +153,7 @@ func TestCreate(t *testing.T) {
 					t.Errorf("time_expire = %q, want %q (Beijing)", tr.TimeExpire, wantExpire)
 				}
 				pb, _ := url.QueryUnescape(tr.PassbackParams)
-				if pb != "appId=11" {
+				if pb != "appId=11&marker=m"+req.OutTradeNo {
 					t.Errorf("passback_params = %q", tr.PassbackParams)
 				}
 				for _, secret := range []string{"PRIVATE KEY", fake.Keys.AppPrivateKeyBase64[:40]} {
@@ -211,8 +212,9 @@ func TestQueryCloseRefund(t *testing.T) {
 			if err != nil || p.Status != channels.PaymentPending || p.OutTradeNo != "TNEVER01" {
 				t.Fatalf("query unknown = %+v, %v; want pending", p, err)
 			}
-			if err := ch.ClosePayment(ctx, "11", channels.AliWeb, "TNEVER01"); err != nil {
-				t.Fatalf("close unknown: %v", err)
+			// The signed order can still open the trade: not closed.
+			if err := ch.ClosePayment(ctx, "11", channels.AliWeb, "TNEVER01"); !errors.Is(err, channels.ErrNotOpened) {
+				t.Fatalf("close unknown = %v, want ErrNotOpened", err)
 			}
 
 			open(t, fake, ch, "TPAY0001", 10000)

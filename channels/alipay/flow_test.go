@@ -45,6 +45,13 @@ const (
 
 func newFlow(t *testing.T, kind testdb.Kind, mode alipaytest.Mode) *flow {
 	t.Helper()
+	return newFlowOn(t, kind, mode, "", "")
+}
+
+// newFlowOn is newFlow mounting on the router group at path group ("" for
+// the engine), with Config.BasePath basePath.
+func newFlowOn(t *testing.T, kind testdb.Kind, mode alipaytest.Mode, group, basePath string) *flow {
+	t.Helper()
 	db := testdb.Open(t, kind)
 	f := &flow{t: t}
 	f.fake = alipaytest.New(t, alipaytest.NewKeys(t, mode))
@@ -57,6 +64,7 @@ func newFlow(t *testing.T, kind testdb.Kind, mode alipaytest.Mode) *flow {
 	f.pc, err = paycenter.New(paycenter.Config{
 		DB:        db,
 		PublicURL: f.ts.URL,
+		BasePath:  basePath,
 		Sandbox:   paycenter.SandboxOff,
 		Apps:      []paycenter.App{{ID: flowApp, Key: flowKey, Secret: flowSecret, Channels: []channels.Channel{ch}}},
 		Hooks: []hooks.Hook{
@@ -70,8 +78,12 @@ func newFlow(t *testing.T, kind testdb.Kind, mode alipaytest.Mode) *flow {
 		t.Fatalf("paycenter.New: %v", err)
 	}
 	t.Cleanup(func() { f.pc.Close() })
-	f.pc.Mount(engine)
-	f.cl = client.New(flowKey, flowSecret, client.WithBaseURL(f.ts.URL))
+	if group == "" {
+		f.pc.Mount(engine)
+	} else {
+		f.pc.Mount(engine.Group(group))
+	}
+	f.cl = client.New(flowKey, flowSecret, client.WithBaseURL(f.ts.URL+group+basePath))
 	return f
 }
 

@@ -121,6 +121,8 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 				OutTradeNo:    n.OutTradeNo,
 				Status:        channels.PaymentClosed,
 				TransactionID: n.TradeNo,
+				Marker:        passbackMarker(n.PassbackParams),
+				HasMarker:     true,
 			},
 		}, nil
 	case "":
@@ -156,6 +158,10 @@ func paidNotification(n *sdk.Notification) (*channels.Notification, error) {
 			TotalFee:      fee,
 			TransactionID: n.TradeNo,
 			PaidAt:        paidAt,
+			// Alipay echoes passback_params in every notification of a trade
+			// opened with it, so an absent marker is a mismatch.
+			Marker:    passbackMarker(n.PassbackParams),
+			HasMarker: true,
 		},
 	}, nil
 }

@@ -56,7 +56,8 @@ func TestParseNotificationValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("valid payment notification: %v", err)
 			}
-			want := channels.Payment{OutTradeNo: "TPAY0001", Status: channels.PaymentPaid, TotalFee: 12345, TransactionID: tr.TradeNo, PaidAt: tr.PaidAt}
+			want := channels.Payment{OutTradeNo: "TPAY0001", Status: channels.PaymentPaid, TotalFee: 12345, TransactionID: tr.TradeNo, PaidAt: tr.PaidAt,
+				Marker: "mTPAY0001", HasMarker: true}
 			if n.Kind != channels.NotifyPayment || n.Payment == nil || n.ID != v.Get("notify_id") {
 				t.Fatalf("notification = %+v", n)
 			}

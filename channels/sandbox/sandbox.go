@@ -82,6 +82,9 @@ func New(cfg Config) *Channel {
 // Provider implements channels.Channel.
 func (*Channel) Provider() string { return Provider }
 
+// Account implements channels.Channel: "", each app has its own numbers.
+func (*Channel) Account() string { return "" }
+
 // Supports implements channels.Channel: every code.
 func (*Channel) Supports(code channels.Code) bool { return code.Valid() }
 

@@ -68,6 +68,8 @@ func newFlow(t *testing.T, kind testdb.Kind, mode wechattest.Mode, opts ...func(
 		Hooks: []hooks.Hook{
 			hooks.OnPaidFunc(func(ctx context.Context, ev *hooks.Paid) error { f.paid.Add(1); return nil }),
 			hooks.OnRefundFunc(func(ctx context.Context, ev *hooks.Refunded) error { f.refunds.Add(1); return nil }),
+			// Outbox entries of refund events are written for this hook.
+			hooks.AfterRefundFunc(func(context.Context, *hooks.Event) error { return nil }),
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -146,7 +148,8 @@ func TestFlowPayRefundClose(t *testing.T) {
 					t.Fatalf("%s channelParams = %s (%v)", code, info.ChannelParams, err)
 				}
 				o, ok := f.srv.Order(no)
-				if !ok || o.NotifyURL != cbBase+"/paynotify" || o.Total != 1000 || o.Attach != "a=1" {
+				// attach carries the pay center's marker, not the merchant's attach.
+				if !ok || o.NotifyURL != cbBase+"/paynotify" || o.Total != 1000 || o.Attach != f.charge(no).Marker || o.Attach == "" {
 					t.Fatalf("%s order at WeChat = %+v", code, o)
 				}
 

@@ -100,6 +100,8 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 			Status:        channels.PaymentPaid,
 			TotalFee:      *tx.Amount.Total,
 			TransactionID: deref(tx.TransactionId),
+			Marker:        deref(tx.Attach),
+			HasMarker:     true,
 		}
 		if t, err := time.Parse(time.RFC3339, deref(tx.SuccessTime)); err == nil {
 			p.PaidAt = t

@@ -52,7 +52,8 @@ func TestParseValidNotifications(t *testing.T) {
 			if n.Kind != channels.NotifyPayment || n.ID == "" || n.Payment == nil {
 				t.Fatalf("payment notification = %+v", n)
 			}
-			want := channels.Payment{OutTradeNo: "V0000001", Status: channels.PaymentPaid, TotalFee: 888, TransactionID: o.TransactionID}
+			want := channels.Payment{OutTradeNo: "V0000001", Status: channels.PaymentPaid, TotalFee: 888, TransactionID: o.TransactionID,
+				Marker: "mkV0000001", HasMarker: true}
 			got := *n.Payment
 			if !got.PaidAt.Equal(o.SuccessTime) {
 				t.Errorf("PaidAt = %v, want %v", got.PaidAt, o.SuccessTime)
@@ -80,6 +81,9 @@ func TestParseValidNotifications(t *testing.T) {
 					t.Fatalf("refund notification = %+v %+v", n, n.Refund)
 				}
 				wantStatus := channels.RefundFailed
+				if st == wechattest.RefundAbnormal {
+					wantStatus = channels.RefundAbnormal
+				}
 				if st == wechattest.RefundSuccess {
 					wantStatus = channels.RefundSucceeded
 					if !n.Refund.RefundedAt.Equal(fr.SuccessTime) {

@@ -85,6 +85,10 @@ func New(cfg Config) (*Channel, error) {
 // Provider returns "wechat".
 func (c *Channel) Provider() string { return channels.ProviderWechat }
 
+// Account returns the mchid: WeChat Pay keeps out_trade_no and out_refund_no
+// unique per merchant, whichever appid the order is for.
+func (c *Channel) Account() string { return c.mchID }
+
 // Supports reports whether code is one of WX_NATIVE, WX_JSAPI, WX_APP and
 // WX_MWEB.
 func (c *Channel) Supports(code channels.Code) bool {
@@ -118,8 +122,11 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		t := req.ExpireAt.In(beijing).Truncate(time.Second)
 		expire = &t
 	}
-	if req.Attach != "" {
-		attach = core.String(req.Attach)
+	// attach carries the pay center's marker, which WeChat Pay echoes in
+	// notifications and queries; the merchant's own attach stays with the
+	// charge in the pay center.
+	if req.Marker != "" {
+		attach = core.String(req.Marker)
 	}
 	svc := services{c.client}
 	switch req.Code {
@@ -262,7 +269,8 @@ func (c *Channel) QueryPayment(ctx context.Context, appID string, code channels.
 
 // paymentFrom maps a transaction (from a query) to a Payment.
 func paymentFrom(outTradeNo string, tx *payments.Transaction, op string) (*channels.Payment, error) {
-	p := &channels.Payment{OutTradeNo: outTradeNo, TransactionID: deref(tx.TransactionId)}
+	p := &channels.Payment{OutTradeNo: outTradeNo, TransactionID: deref(tx.TransactionId),
+		Marker: deref(tx.Attach), HasMarker: true}
 	if tx.Amount != nil && tx.Amount.Total != nil {
 		p.TotalFee = *tx.Amount.Total
 	}
@@ -395,7 +403,7 @@ func refundStatus(s string) (channels.RefundStatus, string, bool) {
 	case "CLOSED":
 		return channels.RefundFailed, "refund closed by WeChat Pay", true
 	case "ABNORMAL":
-		return channels.RefundFailed, "refund abnormal (the buyer's account cannot receive it)", true
+		return channels.RefundAbnormal, "refund abnormal: the money left the merchant account but the buyer's account cannot receive it", true
 	}
 	return "", "", false
 }

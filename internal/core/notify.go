@@ -3,12 +3,13 @@ package core
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/models"
@@ -26,6 +27,11 @@ var ErrUnknownCallback = errors.New("unknown callback")
 // verify and decode it, check it against the order, apply the state change
 // (committed before anything is acknowledged), store an audit record, and
 // let the channel write its own answer.
+//
+// A verified notification that does not match the pay center's records
+// (an unknown number, another amount, account or marker) is not applied: it
+// is recorded as a discrepancy for a person and answered as a failure (the
+// channel's retries count as occurrences of the same discrepancy).
 func (s *Service) HandleNotification(ctx context.Context, appID, provider, path string, w http.ResponseWriter, r *http.Request) {
 	e, ok := s.apps[appID]
 	ch := (channels.Channel)(nil)
@@ -33,7 +39,7 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 		ch = e.byProvider[provider]
 	}
 	if ch == nil {
-		s.logger(ctx).Warn("paycenter: notification for an unknown app or channel", "appId", appID, "provider", provider)
+		s.logger(ctx).Warn("paycenter: notification for an unknown app or channel", "appId", clean(appID, 32), "provider", clean(provider, 16))
 		http.Error(w, "unknown callback", http.StatusNotFound)
 		return
 	}
@@ -43,13 +49,14 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 	if err == nil {
 		n, err = parseSafely(ctx, ch, r, path)
 	}
+	verified := err == nil
 	var outTradeNo string
-	if err == nil && n != nil {
+	if verified && n != nil {
 		outTradeNo, err = s.applyNotification(ctx, e, ch, n)
 	}
-	s.audit(ctx, appID, provider, path, r.Header, body, outTradeNo, err)
+	s.audit(ctx, appID, provider, path, r.Header, body, outTradeNo, verified, err)
 	if err != nil {
-		s.logger(ctx).Warn("paycenter: notification refused", "appId", appID, "provider", provider, "path", path, "err", err)
+		s.logger(ctx).Warn("paycenter: notification refused", "appId", appID, "provider", provider, "path", clean(path, 64), "err", err)
 	}
 	ch.Ack(w, err)
 }
@@ -66,45 +73,71 @@ func parseSafely(ctx context.Context, ch channels.Channel, r *http.Request, path
 }
 
 // applyNotification checks a verified notification against our records
-// and applies it. It returns the charge's outTradeNo for the audit record.
+// and applies it. It returns the charge's outTradeNo for the audit record,
+// and errNotApplied when it recorded a discrepancy instead.
 func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channels.Channel, n *channels.Notification) (string, error) {
 	switch n.Kind {
 	case channels.NotifyPayment:
-		if n.Payment == nil {
+		p := n.Payment
+		if p == nil {
 			return "", errors.New("payment notification without payment")
 		}
-		c, err := s.findCharge(ctx, s.db, e.ID, n.Payment.OutTradeNo)
+		c, err := s.findCharge(ctx, s.db, e.ID, p.OutTradeNo)
+		if isCode(err, CodeNotFound) {
+			if p.Status != channels.PaymentPaid {
+				return p.OutTradeNo, nil // nothing to apply, nothing lost
+			}
+			s.recordDiscrepancy(ctx, &models.Discrepancy{
+				Kind: models.DiscrepancyForeignOrder, Source: sourceNotification, AppID: e.ID, Provider: ch.Provider(),
+				Account: account(e.ID, ch), OutTradeNo: p.OutTradeNo, TransactionID: p.TransactionID,
+				ChannelAmount: p.TotalFee, Detail: "a verified payment for a number this app has no charge for",
+			})
+			return p.OutTradeNo, errNotApplied
+		}
 		if err != nil {
-			return n.Payment.OutTradeNo, err
+			return p.OutTradeNo, err
 		}
-		if e.byCode[c.Channel] != ch {
-			return c.OutTradeNo, fmt.Errorf("charge %s belongs to channel %s, not to this %s notification", c.OutTradeNo, c.Channel, ch.Provider())
-		}
-		return c.OutTradeNo, s.applyPayment(ctx, c, n.Payment)
+		return c.OutTradeNo, s.applyPayment(ctx, e, ch, c, p, sourceNotification)
 	case channels.NotifyRefund:
 		if n.Refund == nil {
 			return "", errors.New("refund notification without refund")
 		}
-		r, err := s.findRefund(ctx, s.db, e.ID, n.Refund.OutRefundNo)
-		if err != nil {
-			return n.Refund.OutTradeNo, err
-		}
-		if n.Refund.OutTradeNo != "" && n.Refund.OutTradeNo != r.OutTradeNo {
-			return n.Refund.OutTradeNo, fmt.Errorf("refund %s belongs to charge %s, not %s", r.OutRefundNo, r.OutTradeNo, n.Refund.OutTradeNo)
-		}
+		return s.applyRefundNotification(ctx, e, ch, n.Refund)
+	}
+	return "", fmt.Errorf("unknown notification kind %q", n.Kind)
+}
+
+// applyRefundNotification checks a verified refund notification against
+// the refund it names and applies it.
+func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch channels.Channel, rf *channels.Refund) (string, error) {
+	d := &models.Discrepancy{Source: sourceNotification, AppID: e.ID, Provider: ch.Provider(), Account: account(e.ID, ch),
+		OutTradeNo: rf.OutTradeNo, OutRefundNo: rf.OutRefundNo, ChannelAmount: rf.RefundFee}
+	r, err := s.findRefund(ctx, s.db, e.ID, rf.OutRefundNo)
+	switch {
+	case isCode(err, CodeNotFound):
+		d.Kind, d.Detail = models.DiscrepancyRefundUnknown, "a verified refund with a number this app has no refund for"
+	case err != nil:
+		return rf.OutTradeNo, err
+	case rf.OutTradeNo != "" && rf.OutTradeNo != r.OutTradeNo:
+		d.Kind, d.Detail = models.DiscrepancyRefundUnknown, fmt.Sprintf("refund %s belongs to charge %s here", r.OutRefundNo, r.OutTradeNo)
+	}
+	if d.Kind == "" {
 		c, err := s.findCharge(ctx, s.db, e.ID, r.OutTradeNo)
 		if err != nil {
 			return r.OutTradeNo, err
 		}
-		if e.byCode[c.Channel] != ch {
-			return c.OutTradeNo, fmt.Errorf("refund %s belongs to channel %s, not to this %s notification", r.OutRefundNo, c.Channel, ch.Provider())
+		d.Account, d.LocalAmount = c.Account, r.RefundFee
+		switch {
+		case e.byCode[c.Channel] != ch || (c.Account != "" && c.Account != account(e.ID, ch)):
+			d.Kind, d.Detail = models.DiscrepancyAccount, fmt.Sprintf("the refund's charge is on %s, the notification comes from %s", c.Account, account(e.ID, ch))
+		case rf.RefundFee != 0 && rf.RefundFee != r.RefundFee:
+			d.Kind, d.Detail = models.DiscrepancyRefundAmount, fmt.Sprintf("refunded %d fen, the refund is %d fen", rf.RefundFee, r.RefundFee)
+		default:
+			return c.OutTradeNo, s.applyRefund(ctx, e, r.ID, rf, sourceNotification)
 		}
-		if n.Refund.RefundFee != 0 && n.Refund.RefundFee != r.RefundFee {
-			return c.OutTradeNo, fmt.Errorf("refund %s: notified amount %d fen does not match %d fen", r.OutRefundNo, n.Refund.RefundFee, r.RefundFee)
-		}
-		return c.OutTradeNo, s.applyRefund(ctx, r.ID, n.Refund)
 	}
-	return "", fmt.Errorf("unknown notification kind %q", n.Kind)
+	s.recordDiscrepancy(ctx, d)
+	return d.OutTradeNo, errNotApplied
 }
 
 // auditHeaders are the request headers worth keeping with a notification:
@@ -113,7 +146,12 @@ func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channel
 var auditHeaders = []string{"Content-Type", "Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp",
 	"Wechatpay-Nonce", "Wechatpay-Signature-Type", "X-Sandbox-Signature"}
 
-func (s *Service) audit(ctx context.Context, appID, provider, path string, h http.Header, body []byte, outTradeNo string, err error) {
+// audit stores the notification's record: the body as received (whole when
+// the channel's signature verified; its first models.MaxRefusedBodyBytes
+// otherwise, since anyone can post those), its size and SHA-256. A record
+// that cannot be stored is logged with that hash, so the body can be
+// matched later.
+func (s *Service) audit(ctx context.Context, appID, provider, path string, h http.Header, body []byte, outTradeNo string, verified bool, err error) {
 	kept := map[string]string{}
 	for _, k := range auditHeaders {
 		if v := h.Get(k); v != "" {
@@ -121,14 +159,21 @@ func (s *Service) audit(ctx context.Context, appID, provider, path string, h htt
 		}
 	}
 	hj, _ := json.Marshal(kept)
+	sum := sha256.Sum256(body)
+	stored := body
+	if !verified && len(stored) > models.MaxRefusedBodyBytes {
+		stored = stored[:models.MaxRefusedBodyBytes]
+	}
 	rec := &models.Notification{
-		AppID: appID, Provider: provider, Path: truncate(path, 64), OutTradeNo: truncate(outTradeNo, 32),
-		Headers: string(hj), Body: strings.ToValidUTF8(string(body), "\uFFFD"), Accepted: err == nil, CreatedAt: s.utcNow(),
+		AppID: appID, Provider: provider, Path: clean(path, 64), OutTradeNo: clean(outTradeNo, 32),
+		Headers: string(hj), Body: stored, BodySize: int64(len(body)), BodySHA256: hex.EncodeToString(sum[:]),
+		Accepted: err == nil, CreatedAt: s.utcNow(),
 	}
 	if err != nil {
-		rec.Error = truncate(err.Error(), 500)
+		rec.Error = clean(err.Error(), 500)
 	}
 	if derr := s.db.WithContext(context.WithoutCancel(ctx)).Table(s.t.Notifications).Create(rec).Error; derr != nil {
-		s.logger(ctx).Error("paycenter: store notification audit record", "err", derr)
+		s.logger(ctx).Error("paycenter: store notification audit record", "appId", appID, "provider", provider,
+			"accepted", rec.Accepted, "bodySize", rec.BodySize, "bodySha256", rec.BodySHA256, "err", derr)
 	}
 }

@@ -137,8 +137,8 @@ func (p *CreateChargeParams) normalize(app *App) error {
 			return invalid("analysis", "must be a JSON object of at most %d bytes", maxAnalysisBytes)
 		}
 	}
-	if len(p.Attach) > maxAttachBytes || !utf8.ValidString(p.Attach) {
-		return invalid("attach", "must be UTF-8 text of at most %d bytes", maxAttachBytes)
+	if len(p.Attach) > maxAttachBytes || !utf8.ValidString(p.Attach) || strings.ContainsFunc(p.Attach, isControl) {
+		return invalid("attach", "must be UTF-8 text without control characters, of at most %d bytes", maxAttachBytes)
 	}
 	if err := text("description", p.Description, false, maxDescriptionChars); err != nil {
 		return err
@@ -166,7 +166,7 @@ func text(param, s string, required bool, max int) error {
 		}
 		return nil
 	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
 		return invalid(param, "must be UTF-8 text without control characters")
 	}
 	if n := utf8.RuneCountInString(s); n > max {
@@ -174,6 +174,10 @@ func text(param, s string, required bool, max int) error {
 	}
 	return nil
 }
+
+// isControl reports an ASCII control character: no text parameter may hold
+// one (PostgreSQL refuses NUL in text, and none belongs in an order).
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func checkReturnURL(raw string, hosts []string) error {
 	if len(raw) > maxReturnURLBytes {

@@ -3,8 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -73,7 +73,7 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	now := s.utcNow()
 	check := now.Add(queryDelay(0)) // the refund worker's first look, if still PROCESSING
 	r := &models.Refund{
-		AppID: e.ID, OutRefundNo: p.OutRefundNo, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
+		AppID: e.ID, OutRefundNo: p.OutRefundNo, Account: c.Account, ChargeID: c.ID, OutTradeNo: c.OutTradeNo,
 		RefundFee: p.RefundFee, RefundDesc: p.RefundDesc, Status: models.RefundProcessing,
 		NextCheckAt: &check, CreatedAt: now, UpdatedAt: now,
 	}
@@ -100,6 +100,10 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	case errors.Is(err, errDuplicate): // a concurrent request with the same number won
 		// A locking read sees it even from a MySQL REPEATABLE READ snapshot.
 		r, err := s.findRefund(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutRefundNo)
+		if isCode(err, CodeNotFound) { // the account's number belongs to another app
+			return nil, newErr(CodeExists, "outRefundNo %s is already used by another app on the same channel merchant account "+
+				"(numbers are unique per channel account); use another outRefundNo", p.OutRefundNo)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -175,12 +179,12 @@ func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRef
 	return refundResult(r), nil
 }
 
-// driveRefund moves a PROCESSING refund forward: a refund the channel has
-// not accepted yet is sent (again, with the same number) under a lease; an
-// accepted one is queried. Unknown outcomes leave it PROCESSING. A definite
-// refusal fails it and, when strict, is returned as 30003/30103.
+// driveRefund moves a PROCESSING or ABNORMAL refund forward: a refund the
+// channel has not accepted yet is sent (again, with the same number) under
+// a lease; an accepted one is queried. Unknown outcomes leave it as it is.
+// A definite refusal fails it and, when strict, is returned as 30003/30103.
 func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund, strict bool) (*RefundResult, error) {
-	if r.Status != models.RefundProcessing {
+	if r.Status.Final() {
 		if r.Status == models.RefundFailed && strict {
 			return nil, newErr(providerCode(s.providerOf(ctx, e, r), CodeWechatRefund), "refund %s failed: %s", r.OutRefundNo, r.FailReason)
 		}
@@ -207,12 +211,18 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 		}
 		now := s.utcNow()
 		tok := token()
-		res := s.refunds(s.db.WithContext(ctx)).
-			Where("id = ? AND status = ? AND submitted = ?", r.ID, models.RefundProcessing, false).
-			Where("lease_until IS NULL OR lease_until < ?", now).
-			Updates(map[string]any{"lease_until": now.Add(2*s.timeout + 5*time.Second), "lease_token": tok})
-		if res.Error != nil {
-			return nil, internal(res.Error)
+		lease := now.Add(s.callLease())
+		// next_check_at = the lease's end: if this process dies during the
+		// call, the refund worker retries as soon as the lease has passed.
+		var res *gorm.DB
+		if err := retrying(ctx, func() error {
+			res = s.refunds(s.db.WithContext(ctx)).
+				Where("id = ? AND status = ? AND submitted = ?", r.ID, models.RefundProcessing, false).
+				Where("lease_until IS NULL OR lease_until < ?", now).
+				Updates(map[string]any{"lease_until": lease, "lease_token": tok, "next_check_at": lease})
+			return res.Error
+		}); err != nil {
+			return nil, internal(err)
 		}
 		if res.RowsAffected == 0 {
 			cur, err := s.findRefund(ctx, s.db, e.ID, r.OutRefundNo)
@@ -230,10 +240,12 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 		bg := context.WithoutCancel(ctx)
 		if err != nil && !channels.IsDefinite(err) {
 			// Unknown outcome: stay PROCESSING, not submitted; the next
-			// attempt sends the same number again.
+			// attempt (a retry, refund-result or the worker on its
+			// schedule) sends the same number again.
 			s.logger(ctx).Warn("paycenter: refund outcome unknown; it stays PROCESSING", "outRefundNo", r.OutRefundNo, "err", err)
+			next := s.utcNow().Add(queryDelay(r.CheckCount))
 			if rel := s.refunds(s.db.WithContext(bg)).Where("id = ? AND lease_token = ?", r.ID, tok).
-				Updates(map[string]any{"lease_until": nil, "lease_token": ""}); rel.Error != nil {
+				Updates(map[string]any{"lease_until": nil, "lease_token": "", "next_check_at": next}); rel.Error != nil {
 				s.logger(ctx).Error("paycenter: release refund lease", "outRefundNo", r.OutRefundNo, "err", rel.Error)
 			}
 			return refundResult(r), nil
@@ -257,7 +269,7 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 			return refundResult(r), nil
 		}
 	}
-	if err := s.applyRefund(ctx, r.ID, out); err != nil {
+	if err := s.applyRefund(ctx, e, r.ID, out, sourceQuery); err != nil && !errors.Is(err, errNotApplied) {
 		return nil, err
 	}
 	cur, err := s.findRefund(ctx, s.db, e.ID, r.OutRefundNo)
@@ -279,56 +291,80 @@ func (s *Service) providerOf(ctx context.Context, e *appEntry, r *models.Refund)
 }
 
 // applyRefund records what the channel said about refund id: accepted
-// (submitted, still PROCESSING), SUCCESS or FAILED. The final transitions
-// are conditional on PROCESSING and run OnRefund once, in the transaction.
-func (s *Service) applyRefund(ctx context.Context, id int64, out *channels.Refund) error {
+// (submitted, still PROCESSING), ABNORMAL (not final: its amount stays
+// reserved), SUCCESS or FAILED. Each move is conditional on the refund's
+// current status and emits its event once; OnRefund runs, in the
+// transaction, when the refund becomes final. A channel that reports a
+// final refund differently than recorded is recorded as a discrepancy.
+func (s *Service) applyRefund(ctx context.Context, e *appEntry, id int64, out *channels.Refund, source string) error {
 	if out == nil {
 		return nil
 	}
 	now := s.utcNow()
+	var from []models.RefundStatus
+	upd := map[string]any{"submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}
 	switch out.Status {
 	case channels.RefundProcessing:
-		err := s.refunds(s.db.WithContext(ctx)).Where("id = ? AND status = ?", id, models.RefundProcessing).
-			Updates(map[string]any{"submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}).Error
+		err := s.refunds(s.db.WithContext(ctx)).Where("id = ? AND status = ?", id, models.RefundProcessing).Updates(upd).Error
 		return internal0(err)
-	case channels.RefundSucceeded, channels.RefundFailed:
+	case channels.RefundAbnormal:
+		from = []models.RefundStatus{models.RefundProcessing}
+		upd["status"], upd["fail_reason"] = models.RefundAbnormal, truncate(clean(out.Message, 500), 500)
+	case channels.RefundSucceeded:
+		at := out.RefundedAt.UTC()
+		if out.RefundedAt.IsZero() {
+			at = now
+		}
+		from = []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
+		upd["status"], upd["refunded_at"] = models.RefundSucceeded, at
+	case channels.RefundFailed:
+		from = []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
+		upd["status"], upd["fail_reason"] = models.RefundFailed, truncate(clean(out.Message, 500), 500)
 	default:
 		return nil
 	}
-	return internal0(s.inTx(ctx, func(tx *gorm.DB) error {
-		upd := map[string]any{"submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}
-		if out.Status == channels.RefundSucceeded {
-			at := out.RefundedAt.UTC()
-			if out.RefundedAt.IsZero() {
-				at = now
-			}
-			upd["status"], upd["refunded_at"] = models.RefundSucceeded, at
-		} else {
-			upd["status"], upd["fail_reason"] = models.RefundFailed, truncate(out.Message, 500)
-		}
-		res := s.refunds(tx).Where("id = ? AND status = ?", id, models.RefundProcessing).Updates(upd)
+	var contradiction *models.Refund
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		contradiction = nil
+		res := s.refunds(tx).Where("id = ? AND status IN ?", id, from).Updates(upd)
 		if res.Error != nil {
 			return res.Error
-		}
-		if res.RowsAffected == 0 { // already final: a duplicate, or a contradiction
-			var cur models.Refund
-			if err := s.refunds(tx).Where("id = ?", id).Take(&cur).Error; err != nil {
-				return err
-			}
-			if string(cur.Status) != string(out.Status) {
-				// E.g. a WeChat ABNORMAL refund (FAILED here, its amount
-				// released) that was later pushed through by hand: the money
-				// moved, the books say otherwise. A person must decide.
-				s.logger(ctx).Error("paycenter: the channel reports a final refund differently; reconcile it by hand",
-					"outRefundNo", cur.OutRefundNo, "local", cur.Status, "channel", out.Status)
-			}
-			return nil
 		}
 		var r models.Refund
 		if err := s.refunds(tx).Where("id = ?", id).Take(&r).Error; err != nil {
 			return err
 		}
-		change := map[string]any{"updated_at": now}
+		if res.RowsAffected == 0 { // a duplicate, out of order, or a contradiction
+			if r.Status.Final() && out.Status != channels.RefundAbnormal && string(r.Status) != string(out.Status) {
+				contradiction = &r
+			}
+			return nil
+		}
+		return s.refundMoved(ctx, tx, &r)
+	})
+	if err != nil {
+		return internal(err)
+	}
+	if r := contradiction; r != nil {
+		// E.g. a refund the channel refused, later pushed through by hand:
+		// the money moved, the books say otherwise. A person must decide.
+		s.recordDiscrepancy(ctx, &models.Discrepancy{
+			Kind: models.DiscrepancyRefundStatus, Source: source, AppID: r.AppID, Provider: accountProvider(r.Account),
+			Account: r.Account, OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
+			LocalAmount: r.RefundFee, ChannelAmount: out.RefundFee,
+			Detail: fmt.Sprintf("the refund is %s here, the channel says %s", r.Status, out.Status),
+		})
+		return errNotApplied
+	}
+	return nil
+}
+
+// refundMoved does what follows a refund's move to r.Status, in tx: the
+// charge's accounting and OnRefund for a final status, and the event.
+func (s *Service) refundMoved(ctx context.Context, tx *gorm.DB, r *models.Refund) error {
+	var c models.Charge
+	if r.Status.Final() {
+		change := map[string]any{"updated_at": s.utcNow()}
 		if r.Status == models.RefundSucceeded {
 			change["refunded_fee"] = gorm.Expr("refunded_fee + ?", r.RefundFee)
 		} else {
@@ -337,19 +373,26 @@ func (s *Service) applyRefund(ctx context.Context, id int64, out *channels.Refun
 		if err := s.charges(tx).Where("id = ?", r.ChargeID).Updates(change).Error; err != nil {
 			return err
 		}
-		var c models.Charge
-		if err := s.charges(tx).Where("id = ?", r.ChargeID).Take(&c).Error; err != nil {
+	}
+	if err := s.charges(tx).Where("id = ?", r.ChargeID).Take(&c).Error; err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		if err := s.runHook(ctx, func() error { return s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: tx, Charge: &c, Refund: r}) }); err != nil {
 			return err
 		}
-		if err := s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: tx, Charge: &c, Refund: &r}); err != nil {
-			return err
-		}
-		typ := hooks.RefundSucceeded
-		if r.Status == models.RefundFailed {
-			typ = hooks.RefundFailed
-		}
-		return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundEventData{RefundResult: refundResult(&r), Channel: c.Channel, Attach: c.Attach})
-	}))
+	}
+	typ := map[models.RefundStatus]string{models.RefundSucceeded: hooks.RefundSucceeded,
+		models.RefundFailed: hooks.RefundFailed, models.RefundAbnormal: hooks.RefundAbnormal}[r.Status]
+	return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundEventData{RefundResult: refundResult(r), Channel: c.Channel, Attach: c.Attach})
+}
+
+// accountProvider is the provider part of an account name (see account).
+func accountProvider(acct string) string {
+	if i := strings.IndexAny(acct, ":@"); i > 0 {
+		return acct[:i]
+	}
+	return ""
 }
 
 func (s *Service) findRefund(ctx context.Context, db *gorm.DB, appID, outRefundNo string) (*models.Refund, error) {

@@ -30,7 +30,13 @@ type PayResult struct {
 	TotalFee      int64               `json:"totalFee"`
 	RefundedFee   int64               `json:"refundedFee"`
 	TransactionID *string             `json:"transactionId"`
-	Charge        *models.Charge      `json:"-"`
+	// LatePaid: the payment came after the charge's expiry or close (the
+	// money was taken; see Config.LatePayment).
+	LatePaid bool `json:"latePaid"`
+	// LateRefundNo is the number of the automatic refund of a late payment,
+	// when one was reserved (omitted otherwise); ask refund-result about it.
+	LateRefundNo string         `json:"lateRefundNo,omitempty"`
+	Charge       *models.Charge `json:"-"`
 }
 
 // RefundResult is responseParams of /api/refunds and /api/refunds/result.
@@ -40,7 +46,9 @@ type RefundResult struct {
 	RefundFee   int64               `json:"refundFee"`
 	Status      models.RefundStatus `json:"status"`
 	RefundTime  *int64              `json:"refundTime"` // ms, null unless SUCCESS
-	Refund      *models.Refund      `json:"-"`
+	// LatePaid marks the automatic refund of a late payment.
+	LatePaid bool           `json:"latePaid"`
+	Refund   *models.Refund `json:"-"`
 }
 
 // CloseResult is responseParams of /api/charges/close.
@@ -60,7 +68,8 @@ func chargeResult(c *models.Charge, params channels.Params) *ChargeResult {
 func payResult(c *models.Charge) *PayResult {
 	r := &PayResult{
 		Channel: c.Channel, OutTradeNo: c.OutTradeNo, HasPay: c.Status == models.ChargePaid,
-		Attach: c.Attach, Status: c.Status, TotalFee: c.TotalFee, RefundedFee: c.RefundedFee, Charge: c,
+		Attach: c.Attach, Status: c.Status, TotalFee: c.TotalFee, RefundedFee: c.RefundedFee,
+		LatePaid: c.LatePaid, LateRefundNo: c.LateRefundNo, Charge: c,
 	}
 	if r.HasPay {
 		r.PayTime = millis(c.PaidAt)
@@ -75,7 +84,7 @@ func payResult(c *models.Charge) *PayResult {
 func refundResult(r *models.Refund) *RefundResult {
 	res := &RefundResult{
 		OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundFee: r.RefundFee,
-		Status: r.Status, Refund: r,
+		Status: r.Status, LatePaid: r.LatePayment, Refund: r,
 	}
 	if r.Status == models.RefundSucceeded {
 		res.RefundTime = millis(r.RefundedAt)

@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -71,7 +73,8 @@ type Service struct {
 	byKey    map[string]*appEntry
 	sandbox  channels.Channel
 	hooks    *hooks.Registry
-	base     string
+	base     string                 // Config.BasePath
+	prefix   atomic.Pointer[string] // the router group's path + base, set by Mount
 	public   string
 	log      *slog.Logger
 	now      func() time.Time
@@ -90,9 +93,16 @@ type appEntry struct {
 	App
 	byCode     map[channels.Code]channels.Channel
 	byProvider map[string]channels.Channel
-	// sharers lists, per channel account of this app, the other apps that
-	// use the same account (and so the same out_trade_no space).
-	sharers map[channels.Channel][]string
+}
+
+// account names the number space of app appID's orders on ch: the
+// channel's own account at its provider (apps on one account share it), or
+// one of the app's own when the channel has none (the sandbox).
+func account(appID string, ch channels.Channel) string {
+	if a := ch.Account(); a != "" {
+		return ch.Provider() + ":" + a
+	}
+	return ch.Provider() + "@" + appID
 }
 
 var appIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
@@ -149,30 +159,6 @@ func New(o Options) (*Service, error) {
 		s.apps[a.ID] = e
 		s.byKey[a.Key] = e
 	}
-	// Apps that share a real channel account share its number space.
-	users := map[channels.Channel][]string{}
-	for id, e := range s.apps {
-		seen := map[channels.Channel]bool{}
-		for _, ch := range e.byCode {
-			if ch != o.Sandbox && !seen[ch] {
-				seen[ch] = true
-				users[ch] = append(users[ch], id)
-			}
-		}
-	}
-	for id, e := range s.apps {
-		e.sharers = map[channels.Channel][]string{}
-		for _, ch := range e.byCode {
-			if len(e.sharers[ch]) > 0 {
-				continue
-			}
-			for _, other := range users[ch] {
-				if other != id {
-					e.sharers[ch] = append(e.sharers[ch], other)
-				}
-			}
-		}
-	}
 	return s, nil
 }
 
@@ -184,9 +170,30 @@ func (s *Service) app(id string) (*appEntry, error) {
 	return e, nil
 }
 
+// SetMountPath records the path of the router group the routes are mounted
+// on: every URL the pay center hands out (notify URLs, the sandbox cashier)
+// is PublicURL + that path + BasePath + the route.
+func (s *Service) SetMountPath(group string) {
+	p := strings.TrimRight(group, "/") + s.base
+	s.prefix.Store(&p)
+}
+
+// Path is the path of a route as the router serves it: the mount path (the
+// router group's, then BasePath) + route.
+func (s *Service) Path(route string) string {
+	if p := s.prefix.Load(); p != nil {
+		return *p + route
+	}
+	return s.base + route
+}
+
+// URL is the absolute URL of a route (relative to the host when PublicURL
+// is not set).
+func (s *Service) URL(route string) string { return s.public + s.Path(route) }
+
 // callbackURL is where a channel posts notifications for app.
 func (s *Service) callbackURL(appID string, ch channels.Channel) string {
-	return s.public + s.base + "/callbacks/" + appID + "/" + ch.Provider()
+	return s.URL("/callbacks/" + appID + "/" + ch.Provider())
 }
 
 // logger returns the request's logger (carrying requestId) or the default.
@@ -223,3 +230,16 @@ func token() string {
 
 func (s *Service) charges(db *gorm.DB) *gorm.DB { return db.Table(s.t.Charges) }
 func (s *Service) refunds(db *gorm.DB) *gorm.DB { return db.Table(s.t.Refunds) }
+
+// runHook runs host hooks through f. A hook that panicked comes back as a
+// *hooks.PanicError (the transition rolls back, the process goes on); its
+// stack is logged here, once.
+func (s *Service) runHook(ctx context.Context, f func() error) error {
+	err := f()
+	var pe *hooks.PanicError
+	if errors.As(err, &pe) {
+		s.logger(ctx).Error("paycenter: a hook panicked; the change is rolled back", "hook", pe.Hook,
+			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	}
+	return err
+}

@@ -14,13 +14,21 @@ import (
 // serialization failure or deadlock, a MySQL deadlock or lock wait timeout).
 // fn must be safe to run again: everything it did was rolled back.
 func (s *Service) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := retrying(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn) })
+	if err == nil {
+		s.wakeWorkers() // the change may have written outbox entries
+	}
+	return err
+}
+
+// retrying runs fn (a transaction, or one statement in autocommit mode)
+// again when it fails with a transient conflict: MySQL/MariaDB report
+// deadlocks even between single-row updates of one row when they also
+// change indexed columns.
+func retrying(ctx context.Context, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.db.WithContext(ctx).Transaction(fn)
-		if err == nil {
-			s.wakeWorkers() // the change may have written outbox entries
-			return nil
-		}
-		if attempt == 5 || !transient(err) {
+		err := fn()
+		if err == nil || attempt == 5 || !transient(err) {
 			return err
 		}
 		d := time.Duration(5<<attempt)*time.Millisecond + rand.N(5*time.Millisecond)
@@ -30,6 +38,16 @@ func (s *Service) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 		case <-time.After(d):
 		}
 	}
+}
+
+// retryOwn runs fn with retrying when db is the pay center's own handle
+// (fn is then its own transaction); in a host's transaction a conflict has
+// already rolled the host's work back, so it is returned as it is.
+func (s *Service) retryOwn(ctx context.Context, db *gorm.DB, fn func() error) error {
+	if db != s.db {
+		return fn()
+	}
+	return retrying(ctx, fn)
 }
 
 // inHostTx runs fn inside the host's transaction tx, in a savepoint so that

@@ -100,7 +100,7 @@ func (s *Service) DeliverDue(ctx context.Context) int {
 	for i := range due {
 		d := &due[i]
 		sem <- struct{}{} // claim only when an attempt can start, so the lease is not spent waiting
-		tok, ok := s.claimDelivery(ctx, d.ID)
+		tok, ok := s.claimDelivery(ctx, d)
 		if !ok {
 			<-sem
 			continue
@@ -118,11 +118,16 @@ func (s *Service) DeliverDue(ctx context.Context) int {
 
 func (s *Service) leaseDuration() time.Duration { return 3*s.webhook.Timeout + 30*time.Second }
 
-func (s *Service) claimDelivery(ctx context.Context, id int64) (string, bool) {
+// claimDelivery leases d for one attempt. The claim re-checks, in the same
+// conditional update, that d is still due and still at the attempt count
+// read: another instance may have attempted it since (its next attempt is
+// then not due yet, and its count has moved on), and the attempt number and
+// the next delay must come from the row as claimed.
+func (s *Service) claimDelivery(ctx context.Context, d *models.Delivery) (string, bool) {
 	now := s.utcNow()
 	tok := token()
 	res := s.deliveries(s.db.WithContext(ctx)).
-		Where("id = ? AND status = ?", id, models.DeliveryPending).
+		Where("id = ? AND status = ? AND attempts = ? AND next_attempt_at <= ?", d.ID, models.DeliveryPending, d.Attempts, now).
 		Where("lease_until IS NULL OR lease_until < ?", now).
 		Updates(map[string]any{"lease_until": now.Add(s.leaseDuration()), "lease_token": tok})
 	if res.Error != nil {
@@ -155,7 +160,7 @@ func (s *Service) attempt(ctx context.Context, d *models.Delivery, tok string) {
 	}
 	now := s.utcNow()
 	upd := map[string]any{
-		"attempts": gorm.Expr("attempts + 1"), "last_status": status, "last_attempt_at": now,
+		"attempts": d.Attempts + 1, "last_status": status, "last_attempt_at": now,
 		"lease_until": nil, "lease_token": "", "updated_at": now,
 	}
 	if err == nil {
@@ -176,16 +181,10 @@ func (s *Service) attempt(ctx context.Context, d *models.Delivery, tok string) {
 	}
 }
 
-// runAfterHooks runs the after-commit hooks, turning a panic into an error
-// (a hook bug must not stop the worker).
-func (s *Service) runAfterHooks(ctx context.Context, ev *hooks.Event) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = errors.New("after-commit hook panicked")
-			s.logger(ctx).Error("paycenter: after-commit hook panicked", "panic", p)
-		}
-	}()
-	return s.hooks.RunAfter(ctx, ev)
+// runAfterHooks runs the after-commit hooks; a panic is an error (a hook
+// bug must not stop the worker), its stack logged.
+func (s *Service) runAfterHooks(ctx context.Context, ev *hooks.Event) error {
+	return s.runHook(ctx, func() error { return s.hooks.RunAfter(ctx, ev) })
 }
 
 // retryDelay is the wait after the n-th failed attempt: the webhook
@@ -245,11 +244,13 @@ func (s *Service) expire(ctx context.Context, c *models.Charge) error {
 	return nil
 }
 
-// ReconcileDue asks the channel about unpaid charges whose notification has
-// not come, on the query schedule, and applies a payment found there
-// through the notification path. It also goes on closing, at the channel,
-// charges closed locally only (CloseChargeTx) until the channel confirms;
-// a payment made meanwhile is applied as a late payment.
+// ReconcileDue asks the channel about unpaid charges whose order was handed
+// out and whose notification has not come, on the query schedule, and
+// applies a payment found there through the notification path. It also
+// goes on closing, at the channel, charges whose close the channel has not
+// confirmed (closed locally only by CloseChargeTx, or whose order did not
+// exist yet at the channel) until it confirms or the order can no longer
+// open; a payment made meanwhile is applied (late, if after the close).
 func (s *Service) ReconcileDue(ctx context.Context) int {
 	now := s.utcNow()
 	var due []models.Charge
@@ -290,8 +291,9 @@ func (s *Service) reconcile(ctx context.Context, c *models.Charge) error {
 		}
 		return nil
 	}
-	q, ok := e.byCode[c.Channel].(channels.Querier)
-	if !ok {
+	ch := e.byCode[c.Channel]
+	q, ok := ch.(channels.Querier)
+	if !ok || c.ChannelParams == "" {
 		return nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
@@ -300,17 +302,18 @@ func (s *Service) reconcile(ctx context.Context, c *models.Charge) error {
 	if err != nil {
 		return err
 	}
-	return s.applyPayment(ctx, c, pay)
+	return s.applyPayment(ctx, e, ch, c, pay, sourceQuery)
 }
 
-// SyncRefundsDue moves PROCESSING refunds forward on the query schedule:
-// a refund the channel never accepted is sent again with the same number,
-// an accepted one is queried.
+// SyncRefundsDue moves PROCESSING and ABNORMAL refunds forward on the query
+// schedule: a refund the channel never accepted is sent again with the same
+// number, an accepted one is queried.
 func (s *Service) SyncRefundsDue(ctx context.Context) int {
 	now := s.utcNow()
 	var due []models.Refund
+	pending := []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
 	err := s.refunds(s.db.WithContext(ctx)).
-		Where("status = ? AND next_check_at IS NOT NULL AND next_check_at <= ?", models.RefundProcessing, now).
+		Where("status IN ? AND next_check_at IS NOT NULL AND next_check_at <= ?", pending, now).
 		Order("next_check_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
 		s.logWorker(ctx, "refunds to sync", err)
@@ -320,7 +323,7 @@ func (s *Service) SyncRefundsDue(ctx context.Context) int {
 	for i := range due {
 		r := &due[i]
 		res := s.refunds(s.db.WithContext(ctx)).
-			Where("id = ? AND status = ? AND next_check_at = ?", r.ID, models.RefundProcessing, *r.NextCheckAt).
+			Where("id = ? AND status = ? AND next_check_at = ?", r.ID, r.Status, *r.NextCheckAt).
 			Updates(map[string]any{"next_check_at": now.Add(queryDelay(r.CheckCount + 1)), "check_count": gorm.Expr("check_count + 1")})
 		if res.Error != nil || res.RowsAffected == 0 {
 			continue

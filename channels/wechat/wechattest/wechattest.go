@@ -353,7 +353,9 @@ func (s *Server) SettleRefund(outRefundNo, status string) (Refund, error) {
 	if !ok {
 		return Refund{}, fmt.Errorf("wechattest: no refund %q", outRefundNo)
 	}
-	if r.Status == RefundProcessing && status != RefundSuccess {
+	// Only CLOSED gives the money back; ABNORMAL means it left the
+	// merchant's account but did not reach the buyer.
+	if r.Status != RefundClosed && status == RefundClosed {
 		if o := s.orders[r.OutTradeNo]; o != nil {
 			o.Refunded -= r.Refund
 		}

@@ -1,0 +1,108 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// recordDiscrepancy stores what a channel said that does not match the
+// pay center's records, for a person to look at, and logs it. Seen again
+// (a channel resending the same notification), it is the same row with one
+// more occurrence. It is its own transaction: the caller applies nothing.
+func (s *Service) recordDiscrepancy(ctx context.Context, d *models.Discrepancy) {
+	d.OutTradeNo, d.OutRefundNo = clean(d.OutTradeNo, 64), clean(d.OutRefundNo, 64)
+	d.TransactionID, d.Detail = clean(d.TransactionID, 64), clean(d.Detail, 500)
+	d.DedupeKey = discrepancyKey(d)
+	s.logger(ctx).Error("paycenter: discrepancy with the channel, not applied; see PayCenter.Discrepancies",
+		"kind", d.Kind, "source", d.Source, "appId", d.AppID, "account", d.Account, "outTradeNo", d.OutTradeNo,
+		"outRefundNo", d.OutRefundNo, "localAmount", d.LocalAmount, "channelAmount", d.ChannelAmount, "detail", d.Detail)
+	if err := s.saveDiscrepancy(context.WithoutCancel(ctx), s.db, d); err != nil {
+		s.logger(ctx).Error("paycenter: store discrepancy", "kind", d.Kind, "outTradeNo", d.OutTradeNo, "err", err)
+	}
+}
+
+// saveDiscrepancy inserts d in db, or counts one more occurrence of the
+// discrepancy with the same key.
+func (s *Service) saveDiscrepancy(ctx context.Context, db *gorm.DB, d *models.Discrepancy) error {
+	now := s.utcNow()
+	d.Status, d.Occurrences, d.CreatedAt, d.UpdatedAt = models.DiscrepancyOpen, 1, now, now
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return tx.Table(s.t.Discrepancies).Create(d).Error })
+	if !duplicateKey(err) {
+		return err
+	}
+	return db.WithContext(ctx).Table(s.t.Discrepancies).Where("dedupe_key = ?", d.DedupeKey).
+		Updates(map[string]any{"occurrences": gorm.Expr("occurrences + 1"), "updated_at": now}).Error
+}
+
+// discrepancyKey identifies a discrepancy whatever its source.
+func discrepancyKey(d *models.Discrepancy) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{string(d.Kind), d.Account, d.AppID, d.OutTradeNo,
+		d.OutRefundNo, d.TransactionID, fmt.Sprint(d.ChannelAmount)}, "\x1f")))
+	return hex.EncodeToString(h[:])
+}
+
+// DiscrepancyFilter selects discrepancies for Discrepancies.
+type DiscrepancyFilter struct {
+	Status     models.DiscrepancyStatus // "" for every status
+	Kind       models.DiscrepancyKind   // "" for every kind
+	AppID      string                   // "" for every app
+	OutTradeNo string
+	Limit      int // default 100
+}
+
+// Discrepancies lists discrepancies, newest first.
+func (s *Service) Discrepancies(ctx context.Context, f DiscrepancyFilter) ([]models.Discrepancy, error) {
+	q := s.db.WithContext(ctx).Table(s.t.Discrepancies)
+	for col, v := range map[string]string{"status": string(f.Status), "kind": string(f.Kind), "app_id": f.AppID, "out_trade_no": f.OutTradeNo} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	var out []models.Discrepancy
+	return out, internal0(q.Order("id DESC").Limit(f.Limit).Find(&out).Error)
+}
+
+// ResolveDiscrepancy marks discrepancy id resolved, with a person's note.
+func (s *Service) ResolveDiscrepancy(ctx context.Context, id int64, note string) error {
+	if err := text("note", note, true, 1000); err != nil {
+		return err
+	}
+	now := s.utcNow()
+	res := s.db.WithContext(ctx).Table(s.t.Discrepancies).Where("id = ?", id).Updates(map[string]any{
+		"status": models.DiscrepancyResolved, "note": note, "resolved_at": now, "updated_at": now})
+	if res.Error != nil {
+		return internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return newErr(CodeNotFound, "no discrepancy %d", id)
+	}
+	return nil
+}
+
+// clean makes text from outside (a channel's answer, a notification)
+// storable in any database: valid UTF-8 without control characters (NUL is
+// refused by PostgreSQL), at most n bytes.
+func clean(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	return truncate(s, n)
+}
+
+// Clean is clean for other packages: text from outside made safe to store
+// and to show (valid UTF-8, no control characters, at most n bytes).
+func Clean(s string, n int) string { return clean(s, n) }
