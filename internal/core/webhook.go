@@ -12,9 +12,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // WebhookOptions configure webhook delivery.
@@ -39,8 +42,9 @@ func SignWebhook(secret, timestamp string, body []byte) string {
 
 // webhookClient returns the HTTP client of webhook delivery: no proxy, no
 // redirects followed, the timeout on every attempt, and a dial-time guard
-// that refuses loopback, private, link-local (cloud metadata included),
-// shared and unspecified addresses unless private networks are allowed.
+// that refuses special-purpose addresses (loopback, private, link-local with
+// cloud metadata, shared, documentation, ...; see forbidden) unless private
+// networks are allowed.
 // The guard looks at the address actually dialled, after DNS, so a public
 // name resolving to 127.0.0.1 is refused too.
 func webhookClient(o WebhookOptions) *http.Client {
@@ -78,60 +82,50 @@ func (e *guardError) Error() string {
 	return fmt.Sprintf("refused to connect to %s: %s address (private networks are not allowed)", e.ip, e.why)
 }
 
-// Special-purpose ranges that are not private in netip's sense but reach
-// no public merchant either.
-var reservedRanges = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (carrier-grade NAT)
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
-	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("2001::/32"),      // Teredo (embeds an IPv4 of either side)
-}
-
-var (
-	nat64     = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64: the IPv4 is the last 4 bytes
-	sixToFour = netip.MustParsePrefix("2002::/16")    // 6to4: the IPv4 is bytes 2–5
-)
+// guard decides which addresses webhooks may not reach: every block of
+// IANA's IPv4 and IPv6 Special-Purpose Address Registries, IPv4 multicast,
+// and all IPv6 outside global unicast 2000::/3, as code.dny.dev/ssrf keeps
+// them (it regenerates its list from the registries). Only SafeAddr is
+// used: ports and networks are not ours to restrict.
+var guard = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 
 // forbidden says why ip must not be dialled without AllowPrivateNetworks,
-// or "" when it may. IPv6 addresses that embed an IPv4 one (NAT64, 6to4)
-// are judged by that IPv4.
+// or "" when it may. An IPv4-mapped address is judged as its IPv4. A
+// well-known NAT64 address (64:ff9b::/96) is judged by the IPv4 in its last
+// 4 bytes, so an IPv6-only host behind DNS64 still reaches public
+// merchants; the ssrf guard alone would refuse them all. Everything else,
+// 6to4 2002::/16 and Teredo 2001::/32 included, is the guard's decision.
 func forbidden(ip netip.Addr) string {
-	ip = ip.Unmap()
-	if b := ip.As16(); nat64.Contains(ip) || sixToFour.Contains(ip) {
-		v4 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-		if sixToFour.Contains(ip) {
-			v4 = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
-		}
-		if why := forbidden(v4); why != "" {
-			return why + " (embedded in an IPv6)"
+	ip = ip.Unmap().WithZone("") // a zone picks an interface; the address decides
+	if ssrf.IPv6NAT64Prefix.Contains(ip) {
+		b := ip.As16()
+		if why := forbidden(netip.AddrFrom4([4]byte(b[12:]))); why != "" {
+			return why + " (embedded in NAT64)"
 		}
 		return ""
 	}
+	if guard.SafeAddr(ip) == nil {
+		return ""
+	}
+	// The guard has refused ip; name the kind an operator will recognise.
 	switch {
 	case ip.IsLoopback():
 		return "a loopback"
 	case ip.IsPrivate():
 		return "a private"
-	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
+	case ip.IsLinkLocalUnicast():
 		return "a link-local (cloud metadata)"
 	case ip.IsUnspecified():
 		return "an unspecified"
-	case ip.IsMulticast(), ip.IsInterfaceLocalMulticast():
+	case ip.IsMulticast():
 		return "a multicast"
 	}
-	for _, p := range reservedRanges {
+	for _, p := range slices.Concat(ssrf.IPv4DeniedPrefixes, ssrf.IPv6DeniedPrefixes) {
 		if p.Contains(ip) {
-			return "a reserved"
+			return "a special-purpose (" + p.String() + ")"
 		}
 	}
-	if !ip.IsGlobalUnicast() {
-		return "a non-global"
-	}
-	return ""
+	return "a non-global (outside " + ssrf.IPv6GlobalUnicast.String() + ")"
 }
 
 // postWebhook sends one attempt. It returns the HTTP status (0 when no
