@@ -3,7 +3,8 @@
 // trade query, close, refund, refund query and asynchronous notifications.
 // It wraps github.com/smartwalle/alipay/v3 and implements
 // [channels.Channel], [channels.Querier], [channels.Closer],
-// [channels.Refunder] and [channels.RefundQuerier].
+// [channels.Refunder], [channels.RefundQuerier] and
+// [channels.BillDownloader].
 //
 // # Quick start
 //
@@ -43,5 +44,47 @@
 //   - Alipay's out_request_no is the merchant's outRefundNo: applications that
 //     share one Alipay account share that number space.
 //
-// Package alipaytest provides a fake Alipay gateway for tests.
+// # Daily bill
+//
+// [Channel.DownloadBill] asks alipay.data.dataservice.bill.downloadurl.query
+// (bill_type=trade, bill_date YYYY-MM-DD) where the day's trade bill is and
+// downloads it at once (the link lasts 30 seconds) with Config.HTTPClient,
+// allowed at least channels.BillTimeout, into a temporary file. How the bill
+// is read:
+//
+//   - isp.bill_not_exist (BILL_NOT_EXIST in Alipay's list) is
+//     channels.ErrBillNotReady. Alipay also gives it for a day without
+//     business; other refusals (isv.invalid_arguments for a day it does not
+//     serve) are a *channels.Error.
+//   - The bill is a zip whose entry names are GBK, without the zip's UTF-8
+//     flag. The detail file is the .csv entry whose name has 业务明细 and not
+//     汇总 (…_业务明细.csv), the summary file the one with 汇总
+//     (…_业务明细(汇总).csv); both must be there, once. Both are GBK,
+//     decoded with golang.org/x/text's simplifiedchinese.GBK.
+//   - Lines starting with # are comments. "#账号：[2088…]" before the
+//     header gives BillRow.MchID; the bill names no app, so AppID is "".
+//     The first other line is the header: columns are found by name, so
+//     added or reordered columns do no harm, but those read must be there.
+//   - Fields are split on commas, honouring CSV quotes within a line, and
+//     trimmed (Alipay pads numbers with a tab). A row whose field count
+//     differs from the header's is refused.
+//   - 业务类型 交易 is a payment and 退款 a refund; any other refuses the
+//     bill. Amount is |订单金额（元）| (refunds are written negative), parsed
+//     exactly by [ParseAmount]; OutRefundNo is 退款批次号/请求号 (a refund
+//     made in the console carries Alipay's own number); Time is 完成时间
+//     (创建时间 if empty) in Beijing time; Status is 业务类型; Attach is
+//     备注, which Alipay does not document as echoing a particular trade
+//     field (the fake writes passback_params there).
+//   - The summary comes from the summary file's 合计 row: Payments
+//     交易订单总笔数, Refunds 退款订单总笔数, NetAmount 订单金额（元）
+//     (payments less refunds), Rows their sum. PaymentAmount and
+//     RefundAmount are not stated: the detail file's closing comments state
+//     商家实收, another measure, and are not read.
+//   - A zip that does not open, a checksum that fails, a row that does not
+//     parse or a summary without its 合计 row refuses the whole bill
+//     (channels.ErrBillInvalid) before any row is returned: the bill is read
+//     through once before the reader is handed out.
+//
+// Package alipaytest provides a fake Alipay gateway for tests; it serves
+// real-format bills built from its trades and refunds.
 package alipay

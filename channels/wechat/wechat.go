@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -37,13 +38,14 @@ var beijing = time.FixedZone("CST", 8*3600)
 
 // Channel is the WeChat Pay (APIv3) adapter. It implements
 // [channels.Channel], [channels.Querier], [channels.Closer],
-// [channels.Refunder] and [channels.RefundQuerier]. It is safe for
-// concurrent use.
+// [channels.Refunder], [channels.RefundQuerier] and
+// [channels.BillDownloader]. It is safe for concurrent use.
 type Channel struct {
 	mchID  string
 	appID  string
 	client *core.Client
 	notify *notify.Handler
+	http   *http.Client // the configured client (with APIBaseURL's redirect), for bill downloads
 }
 
 var (
@@ -79,7 +81,7 @@ func New(cfg Config) (*Channel, error) {
 	if err != nil {
 		return nil, errors.New("wechat: cannot build the notification handler")
 	}
-	return &Channel{mchID: cfg.MchID, appID: cfg.AppID, client: client, notify: h}, nil
+	return &Channel{mchID: cfg.MchID, appID: cfg.AppID, client: client, notify: h, http: c.httpClient}, nil
 }
 
 // Provider returns "wechat".

@@ -146,6 +146,7 @@ type Fake struct {
 	calls    map[string]int
 	rejected int
 	seq      int
+	bills    billBook // bill.go
 }
 
 // New starts a fake gateway for keys; it is closed when the test ends.
@@ -160,6 +161,7 @@ func New(t testing.TB, keys *Keys) *Fake {
 		faults:  map[string][]Fault{},
 		calls:   map[string]int{},
 	}
+	f.bills.dir = t.TempDir()
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.Server.URL + "/gateway.do"
 	t.Cleanup(f.Server.Close)
@@ -494,6 +496,10 @@ func (f *Fake) Post(ctx context.Context, target string, v url.Values) (int, stri
 // ---- the gateway ----
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == BillPath {
+		f.serveBill(w, r)
+		return
+	}
 	var params url.Values
 	switch r.Method {
 	case http.MethodPost:
@@ -574,6 +580,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		result = f.refund(biz)
 	case MethodRefundQuery:
 		result = f.refundQuery(biz)
+	case MethodBillDownloadURL:
+		result = f.billDownloadURL(biz)
 	}
 	f.mu.Unlock()
 	if result == nil {

@@ -216,6 +216,7 @@ type Server struct {
 	calls    []string // "METHOD path" of each authenticated call
 	rejected int      // calls refused for their signature
 	seq      int
+	bills    billBook // bill.go
 }
 
 // NewServer starts a fake for t and closes it at cleanup.
@@ -236,6 +237,7 @@ func NewServer(t testing.TB) *Server {
 		orders:        map[string]*Order{},
 		refunds:       map[string]*Refund{},
 	}
+	s.bills.dir = t.TempDir()
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -401,6 +403,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.URL.Path == BillDownloadPath { // streamed, and not signed
+		s.serveBill(w, r)
+		return
+	}
 	rec := httptest.NewRecorder()
 	s.route(rec, r, body)
 	if f != nil && f.AfterApply {
@@ -495,6 +501,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.createRefund(w, body)
 	case r.Method == http.MethodGet && strings.HasPrefix(p, "/v3/refund/domestic/refunds/"):
 		s.queryRefund(w, strings.TrimPrefix(p, "/v3/refund/domestic/refunds/"))
+	case r.Method == http.MethodGet && p == wechat.TradeBillPath:
+		s.tradeBill(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such API")
 	}
