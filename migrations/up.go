@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
+	"github.com/pressly/goose/v3/lock"
 )
 
 // lockWait bounds how long Up waits for another migrator's lock: long
@@ -53,9 +55,9 @@ func Up(ctx context.Context, db *sql.DB, d Dialect, prefix string) (*Result, err
 
 // up applies the migrations of fsys (tests pass files of their own).
 func up(ctx context.Context, db *sql.DB, d Dialect, prefix string, fsys fs.FS) (*Result, error) {
-	p, err := newProvider(ctx, db, d, prefix, fsys)
+	p, err := prepare(ctx, db, d, prefix, fsys)
 	if err != nil {
-		return nil, fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %s, table prefix %q: %w", d, prefix, err)
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -88,48 +90,92 @@ var dialects = map[Dialect]struct {
 		`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE)`},
 }
 
-// newProvider builds a goose provider for one run: the files, the version
+// prepare builds a goose provider for one run — the files, the version
 // table with its name quoted (a prefix may hold capitals, which PostgreSQL
-// folds unless quoted, as GORM's tables were), and the dialect's lock.
-// Go migrations a host registered with goose globally are ignored.
-func newProvider(ctx context.Context, db *sql.DB, d Dialect, prefix string, fsys fs.FS) (*goose.Provider, error) {
+// folds unless quoted, as GORM's tables were), the dialect's lock; Go
+// migrations a host registered with goose globally are ignored — and
+// creates the version table under the lock.
+func prepare(ctx context.Context, db *sql.DB, d Dialect, prefix string, fsys fs.FS) (*goose.Provider, error) {
 	dd, ok := dialects[d]
 	if !ok {
 		return nil, fmt.Errorf("dialect %q: must be sqlite, postgres or mysql", d)
 	}
 	table := VersionTable(prefix)
-	st, err := database.NewStore(dd.goose, dd.quote+table+dd.quote)
+	gs, err := database.NewStore(dd.goose, dd.quote+table+dd.quote)
 	if err != nil {
 		return nil, err
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true),
-		goose.WithStore(&store{Store: st, name: table, exists: dd.exists})}
-	var sqliteLock *sqliteLocker
+	st := &store{Store: gs, name: table, exists: dd.exists}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithStore(st)}
+	var locker lock.SessionLocker
+	var sqliteRun *sqliteLocker
 	switch d {
 	case Postgres:
-		l, err := postgresLocker(ctx, db, table)
-		if err != nil {
+		if locker, err = postgresLocker(ctx, db, table); err != nil {
 			return nil, err
 		}
-		opts = append(opts, goose.WithSessionLocker(l))
 	case MySQL:
-		opts = append(opts, goose.WithSessionLocker(&mysqlLocker{table: table}))
+		locker = &mysqlLocker{table: table}
 	case SQLite:
-		sqliteLock = &sqliteLocker{table: dd.quote + table + dd.quote}
+		// Creating the version table is a run of its own, complete at
+		// version 0; the migrations' run is complete at the newest version.
+		locker = &sqliteLocker{table: dd.quote + table + dd.quote}
+		sqliteRun = &sqliteLocker{table: dd.quote + table + dd.quote}
 		// The locker's transaction spans the run: goose must not open its
 		// own, and runs every statement on the locked connection instead.
-		opts = append(opts, goose.WithSessionLocker(sqliteLock), goose.WithIsolateDDL(true))
+		opts = append(opts, goose.WithIsolateDDL(true))
 	}
-	p, err := goose.NewProvider(goose.DialectCustom, db, fsys, opts...)
+	if err := ensureVersionTable(ctx, db, locker, st); err != nil {
+		return nil, err
+	}
+	if sqliteRun != nil {
+		locker = sqliteRun
+	}
+	p, err := goose.NewProvider(goose.DialectCustom, db, fsys, append(opts, goose.WithSessionLocker(locker))...)
 	if err != nil {
 		return nil, err
 	}
-	if sqliteLock != nil {
+	if sqliteRun != nil {
 		for _, s := range p.ListSources() {
-			sqliteLock.target = max(sqliteLock.target, s.Version)
+			sqliteRun.target = max(sqliteRun.target, s.Version)
 		}
 	}
 	return p, nil
+}
+
+// ensureVersionTable creates the version table and its version 0 row
+// under the lock. goose's Up would create them in HasPending, which takes
+// no lock: concurrent migrators would race, and on MySQL and SQLite, where
+// the two are not created atomically, one could see the table without the
+// row and fail. The row is also restored if a MySQL migrator died between
+// the two (its DDL commits at once).
+func ensureVersionTable(ctx context.Context, db *sql.DB, l lock.SessionLocker, st *store) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := l.SessionLock(ctx, conn); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer func() {
+		if uerr := l.SessionUnlock(context.WithoutCancel(ctx), conn); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unlock: %w", uerr))
+		}
+	}()
+	exists, err := st.TableExists(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("look for the version table: %w", err)
+	}
+	if !exists {
+		if err := st.CreateVersionTable(ctx, conn); err != nil {
+			return fmt.Errorf("create the version table: %w", err)
+		}
+	}
+	if _, err = st.GetLatestVersion(ctx, conn); errors.Is(err, database.ErrVersionNotFound) {
+		err = st.Insert(ctx, conn, database.InsertRequest{Version: 0})
+	}
+	return err
 }
 
 // store is goose's version table store for a dialect, with its own
