@@ -65,23 +65,29 @@ func TestNewConcurrentOnEmptyDatabase(t *testing.T) {
 					t.Cleanup(func() { sqlDB.Close() })
 				}
 			}
-			var logs lockedBuffer
+			logs := make([]lockedBuffer, n)
 			errs := make([]error, n)
 			parallel(n, func(i int) {
 				pc, err := paycenter.New(paycenter.Config{DB: dbs[i],
 					Apps:   []paycenter.App{{ID: testAppID, Key: testKey, Secret: testSecret}},
-					Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+					Logger: slog.New(slog.NewTextHandler(&logs[i], nil))})
 				if errs[i] = err; err == nil {
 					pc.Close()
 				}
 			})
+			migrators := 0
 			for i, err := range errs {
 				require.NoError(t, err, "instance %d", i)
+				if strings.Contains(logs[i].String(), "paycenter: applied migration") {
+					migrators++
+				}
 			}
-			assert.Equal(t, 1, strings.Count(logs.String(), "paycenter: applied migration"), logs.String())
-			var rows int64
-			require.NoError(t, dbs[0].Table(migrations.VersionTable("pay_")).Where("version_id = 1").Count(&rows).Error)
-			assert.EqualValues(t, 1, rows)
+			assert.Equal(t, 1, migrators, "instances that applied migrations")
+			var count struct{ N, Versions int64 }
+			require.NoError(t, dbs[0].Raw("SELECT COUNT(*) AS n, COUNT(DISTINCT version_id) AS versions FROM "+
+				migrations.VersionTable("pay_")).Scan(&count).Error)
+			assert.Equal(t, count.Versions, count.N, "each version recorded once")
+			assert.Greater(t, count.Versions, int64(1), "version 0 and the migrations")
 			require.NoError(t, schemacheck.Check(dbs[0], models.NewTables("pay_")))
 		})
 	}
@@ -102,7 +108,7 @@ func TestSkipMigrate(t *testing.T) {
 	res, err := paycenter.MigrateDB(ctx, db, "shop_")
 	require.NoError(t, err)
 	assert.Empty(t, res.Applied)
-	assert.EqualValues(t, 1, res.Version)
+	assert.GreaterOrEqual(t, res.Version, int64(1))
 	assert.False(t, db.Migrator().HasTable("pay_charges"), "the default prefix was not used")
 
 	_, err = paycenter.MigrateDB(ctx, db, "shop-")

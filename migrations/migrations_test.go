@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,81 +44,68 @@ func versionRows(t testing.TB, db *gorm.DB, prefix string, version int64) int64 
 	return n
 }
 
-// TestUp: on an empty database Up creates every table the models need,
-// for two prefixes side by side (one with capitals, which PostgreSQL keeps
-// only when quoted); a second run applies nothing.
+// files lists the migration files of d and their versions.
+func files(t testing.TB, d migrations.Dialect) (names []string, versions []int64) {
+	t.Helper()
+	paths, err := fs.Glob(migrations.FS, string(d)+"/*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, p := range paths {
+		name := path.Base(p)
+		v, err := strconv.ParseInt(name[:strings.IndexByte(name, '_')], 10, 64)
+		require.NoError(t, err, name)
+		names, versions = append(names, name), append(versions, v)
+	}
+	return names, versions
+}
+
+// TestUp: on an empty database Up applies every file and leaves every
+// table the models need, for two prefixes side by side (one with capitals,
+// which PostgreSQL keeps only when quoted); a second run applies nothing.
+// A model field without its migration fails here.
 func TestUp(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range testdb.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			db := testdb.Open(t, kind)
+			names, versions := files(t, dialect(kind))
+			latest := slices.Max(versions)
 			for _, prefix := range []string{migrations.DefaultPrefix, "Shop_"} {
 				res, err := migrations.Up(ctx, sqlDB(t, db), dialect(kind), prefix)
 				require.NoError(t, err)
-				require.Len(t, res.Applied, 1)
-				assert.Equal(t, migrations.Applied{Version: 1, File: "0001_initial.sql", Duration: res.Applied[0].Duration}, res.Applied[0])
-				assert.EqualValues(t, 1, res.Version)
+				var applied []string
+				for _, a := range res.Applied {
+					applied = append(applied, fmt.Sprintf("%d %s", a.Version, a.File))
+				}
+				var want []string
+				for i := range names {
+					want = append(want, fmt.Sprintf("%d %s", versions[i], names[i]))
+				}
+				assert.Equal(t, want, applied)
+				assert.Equal(t, latest, res.Version)
 				require.NoError(t, schemacheck.Check(db, models.NewTables(prefix)))
 			}
 			for _, prefix := range []string{migrations.DefaultPrefix, "Shop_"} {
 				res, err := migrations.Up(ctx, sqlDB(t, db), dialect(kind), prefix)
 				require.NoError(t, err, "second run")
 				assert.Empty(t, res.Applied, "second run")
-				assert.EqualValues(t, 1, res.Version)
-				assert.EqualValues(t, 1, versionRows(t, db, prefix, 1))
+				assert.Equal(t, latest, res.Version)
+				for _, v := range versions {
+					assert.EqualValues(t, 1, versionRows(t, db, prefix, v), "version %d", v)
+				}
 			}
 		})
 	}
 }
 
-// TestFreshSchemaEqualsRelease: 0001 on an empty database gives the
-// tables release 1f555fd's AutoMigrate gave: same columns (type, length,
-// nullability, default), same indexes.
-func TestFreshSchemaEqualsRelease(t *testing.T) {
-	ctx := context.Background()
-	for _, kind := range testdb.Kinds {
-		t.Run(string(kind), func(t *testing.T) {
-			old := testdb.Open(t, kind)
-			require.NoError(t, legacyschema.Create(ctx, old, migrations.DefaultPrefix, false))
-			fresh := testdb.Open(t, kind)
-			_, err := migrations.Up(ctx, sqlDB(t, fresh), dialect(kind), migrations.DefaultPrefix)
-			require.NoError(t, err)
-			for _, tb := range schemacheck.Tables(models.NewTables(migrations.DefaultPrefix)) {
-				want := describe(t, old, tb.Name)
-				require.NotEmpty(t, want)
-				assert.Equal(t, want, describe(t, fresh, tb.Name), tb.Name)
-			}
-		})
+// TestSameVersionsEverywhere: every dialect has a file for every version:
+// a schema change is one file per directory.
+func TestSameVersionsEverywhere(t *testing.T) {
+	_, want := files(t, migrations.SQLite)
+	for _, d := range []migrations.Dialect{migrations.Postgres, migrations.MySQL} {
+		_, got := files(t, d)
+		assert.Equal(t, want, got, d)
 	}
-}
-
-// describe lists a table's columns and indexes as the database reports
-// them, one line each.
-func describe(t testing.TB, db *gorm.DB, table string) []string {
-	t.Helper()
-	m := db.Migrator()
-	cols, err := m.ColumnTypes(table)
-	require.NoError(t, err)
-	var out []string
-	for _, c := range cols {
-		length, _ := c.Length()
-		null, _ := c.Nullable()
-		pk, _ := c.PrimaryKey()
-		def, _ := c.DefaultValue()
-		// GORM writes SQLite defaults as "", the files as ''.
-		def = strings.Trim(def, `'"`)
-		out = append(out, fmt.Sprintf("column %s %s(%d) null=%t pk=%t default=%q",
-			c.Name(), strings.ToLower(c.DatabaseTypeName()), length, null, pk, def))
-	}
-	idx, err := m.GetIndexes(table)
-	require.NoError(t, err)
-	for _, ix := range idx {
-		unique, _ := ix.Unique()
-		pk, _ := ix.PrimaryKey()
-		out = append(out, fmt.Sprintf("index %s (%s) unique=%t pk=%t", ix.Name(), strings.Join(ix.Columns(), ","), unique, pk))
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestMySQLCollation: 0001 converts tables in the database's default,
