@@ -21,9 +21,9 @@ const lockWait = 15 * time.Minute
 
 // Applied is one migration applied by [Up].
 type Applied struct {
-	Version  int64
-	File     string // e.g. "0001_initial.sql"
-	Duration time.Duration
+	Version  int64         // the file's number
+	File     string        // e.g. "0001_initial.sql"
+	Duration time.Duration // how long it ran
 }
 
 // Result is what [Up] did.
