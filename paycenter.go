@@ -270,10 +270,17 @@ func (pc *PayCenter) closeDB() error {
 	return sqlDB.Close()
 }
 
-// Migrate creates or updates the pay center's tables.
+// Migrate applies the pending schema migrations to the pay center's
+// database (see MigrateDB), logging each one applied. New calls it unless
+// Config.SkipMigrate.
 func (pc *PayCenter) Migrate(ctx context.Context) error {
-	if err := models.Migrate(ctx, pc.db, pc.tables); err != nil {
-		return fmt.Errorf("paycenter: %w", err)
+	res, err := MigrateDB(ctx, pc.db, pc.cfg.TablePrefix)
+	if err != nil {
+		return err
+	}
+	for _, m := range res.Applied {
+		pc.cfg.Logger.InfoContext(ctx, "paycenter: applied migration", "version", m.Version, "file", m.File,
+			"duration", m.Duration, "tablePrefix", pc.cfg.TablePrefix)
 	}
 	return nil
 }

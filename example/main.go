@@ -3,6 +3,7 @@
 //
 //	go run ./example                  # demo: SQLite file, sandbox channels, a generated app
 //	go run ./example -config FILE     # the YAML configuration of the README
+//	go run ./example migrate -config FILE  # apply the schema migrations and exit (see migrate.go)
 //
 // It prints the URL to open, the key and secret of every app, and the
 // routes mounted. The shop (under /shop, see shop.go) sells through the
@@ -52,6 +53,9 @@ func main() {
 // run serves until ctx ends. ready, when not nil, receives the listening
 // address once the server accepts connections (tests use it).
 func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- string) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrateCmd(ctx, args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")

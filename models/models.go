@@ -1,5 +1,6 @@
-// Package models holds the GORM models of the pay center's tables and their
-// migration.
+// Package models holds the GORM models of the pay center's tables. The
+// tables themselves are created and changed by the SQL migrations of
+// package migrations: a field added here needs a migration there.
 //
 // Every table name carries a prefix (default "pay_") chosen by the host, so
 // the models do not implement TableName: the pay center addresses them with
@@ -9,11 +10,7 @@
 package models
 
 import (
-	"context"
-	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter/channels"
 )
@@ -293,34 +290,4 @@ func NewTables(prefix string) Tables {
 		Deliveries:    prefix + "deliveries",
 		Discrepancies: prefix + "discrepancies",
 	}
-}
-
-// Migrate creates or updates the tables. It is idempotent.
-//
-// On MySQL and MariaDB the tables are created with the binary collation
-// utf8mb4_bin: outTradeNo, outRefundNo and nonces are case-sensitive, and
-// the servers' default collations would make "abcd1234" and "ABCD1234" one
-// order. (Tables created by an earlier version keep their collation; alter
-// them to utf8mb4_bin.)
-func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
-	db = db.WithContext(ctx)
-	if db.Dialector.Name() == "mysql" {
-		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-	}
-	for _, m := range []struct {
-		table string
-		model any
-	}{
-		{t.Charges, &Charge{}},
-		{t.Refunds, &Refund{}},
-		{t.Nonces, &Nonce{}},
-		{t.Notifications, &Notification{}},
-		{t.Deliveries, &Delivery{}},
-		{t.Discrepancies, &Discrepancy{}},
-	} {
-		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
-			return fmt.Errorf("migrate %s: %w", m.table, err)
-		}
-	}
-	return nil
 }

@@ -1,0 +1,45 @@
+package paycenter
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/gopaycenter/paycenter/migrations"
+)
+
+// MigrateDB applies the pay center's schema migrations (package
+// migrations) to db for tables prefixed with prefix ("" means "pay_", as
+// Config.TablePrefix), without building a PayCenter: for a deployment
+// pipeline that migrates before it starts the new version, or a host that
+// sets Config.SkipMigrate. Concurrent callers, in any process, wait for
+// each other under a database-level lock; the schema is applied once.
+func MigrateDB(ctx context.Context, db *gorm.DB, prefix string) (*migrations.Result, error) {
+	if prefix == "" {
+		prefix = migrations.DefaultPrefix
+	}
+	if !tablePrefixRE.MatchString(prefix) {
+		return nil, fmt.Errorf("paycenter: table prefix %q must be letters, digits and underscores (at most 32)", prefix)
+	}
+	var d migrations.Dialect
+	switch name := db.Dialector.Name(); name {
+	case "sqlite":
+		d = migrations.SQLite
+	case "postgres":
+		d = migrations.Postgres
+	case "mysql":
+		d = migrations.MySQL
+	default:
+		return nil, fmt.Errorf("paycenter: database %q: must be sqlite, postgres or mysql", name)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("paycenter: %w", err)
+	}
+	res, err := migrations.Up(ctx, sqlDB, d, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("paycenter: %w", err)
+	}
+	return res, nil
+}
