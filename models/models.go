@@ -177,6 +177,15 @@ type Delivery struct {
 	UpdatedAt     time.Time
 }
 
+// Setting is one named value the pay center keeps for itself, such as the
+// generated development app's key and secret (so they survive restarts).
+// Name is unique: concurrent writers insert-or-read, never overwrite.
+type Setting struct {
+	Name      string `gorm:"primaryKey;size:64"`
+	Value     string `gorm:"type:text;not null"`
+	UpdatedAt time.Time
+}
+
 // Tables names the pay center's tables for one prefix.
 type Tables struct {
 	Charges       string
@@ -184,6 +193,7 @@ type Tables struct {
 	Nonces        string
 	Notifications string
 	Deliveries    string
+	Settings      string
 }
 
 // NewTables returns the table names for prefix (e.g. "pay_").
@@ -194,6 +204,7 @@ func NewTables(prefix string) Tables {
 		Nonces:        prefix + "nonces",
 		Notifications: prefix + "notifications",
 		Deliveries:    prefix + "deliveries",
+		Settings:      prefix + "settings",
 	}
 }
 
@@ -218,6 +229,7 @@ func Migrate(ctx context.Context, db *gorm.DB, t Tables) error {
 		{t.Nonces, &Nonce{}},
 		{t.Notifications, &Notification{}},
 		{t.Deliveries, &Delivery{}},
+		{t.Settings, &Setting{}},
 	} {
 		if err := db.Table(m.table).AutoMigrate(m.model); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.table, err)
