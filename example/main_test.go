@@ -45,7 +45,7 @@ func start(t *testing.T, args ...string) (addr string, banner string) {
 	out := &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, out, ready) }()
+	go func() { done <- run(ctx, args, out, runHooks{ready: ready}) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:
@@ -58,7 +58,8 @@ func start(t *testing.T, args ...string) (addr string, banner string) {
 	return addr, out.String()
 }
 
-var appLine = regexp.MustCompile(`app (\w+): key=(\S+) secret=(\S+)`)
+// devAppLine is the banner's line for the generated development app.
+var devAppLine = regexp.MustCompile(`export PAYCENTER_KEY=(\S+) PAYCENTER_SECRET=(\S+)`)
 
 // TestZeroConfig: with no flags the example starts on a fresh directory,
 // prints the URL, key and secret, and serves a working sandbox.
@@ -72,13 +73,13 @@ func TestZeroConfig(t *testing.T) {
 	assert.Contains(t, banner, "listening on http://"+addr)
 	assert.Contains(t, banner, "sandbox mode")
 	assert.Contains(t, banner, "POST     /api/charges")
-	m := appLine.FindStringSubmatch(banner)
+	assert.Contains(t, banner, "development app dev")
+	m := devAppLine.FindStringSubmatch(banner)
 	require.NotNil(t, m, banner)
-	assert.Equal(t, "dev", m[1])
 	_, err := os.Stat("paycenter.db")
 	require.NoError(t, err, "the SQLite file is created in the working directory")
 
-	c := client.New(m[2], m[3], client.WithBaseURL("http://"+addr))
+	c := client.New(m[1], m[2], client.WithBaseURL("http://"+addr))
 	info, err := c.AliWebPay(context.Background(), "zero00000001", 1999, "127.0.0.1", "demo", "demo", time.Now().UnixMilli(), "", 0, "", "", "")
 	require.NoError(t, err)
 	assert.Contains(t, info.ChannelParams.Body, "<form")
@@ -111,7 +112,9 @@ func TestDocumentedConfig(t *testing.T) {
 
 	addr, banner := start(t, "-config", cfg)
 	assert.Contains(t, banner, "listening on http://pay.example.com/pay")
-	assert.Contains(t, banner, "app 11: key=e3327bcd-2681-4a2a-a321-c75ekl433ff81")
+	assert.Contains(t, banner, "app 11 (from the -config file; its key and secret are not shown)")
+	assert.NotContains(t, banner, "52ewc-c675-4944-af44-f4fdsww332d88", "a configured app's secret is never printed")
+	assert.NotContains(t, banner, "PAYCENTER_SECRET")
 	assert.Contains(t, banner, "POST     /pay/api/charges")
 
 	c := client.New("e3327bcd-2681-4a2a-a321-c75ekl433ff81", "52ewc-c675-4944-af44-f4fdsww332d88",
@@ -148,7 +151,7 @@ func TestConfigErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c.Addr)
 
-	err = run(context.Background(), []string{"-config", write("bad.yaml", "addr: 127.0.0.1:0\ndatabase:\n  driver: oracle\n")}, &syncBuffer{}, nil)
+	err = run(context.Background(), []string{"-config", write("bad.yaml", "addr: 127.0.0.1:0\ndatabase:\n  driver: oracle\n")}, &syncBuffer{}, runHooks{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "database.driver")
 }

@@ -38,7 +38,7 @@ func TestShopWebhook(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
 	addr, banner := start(t, "-config", cfg)
-	m := appLine.FindStringSubmatch(banner)
+	m := devAppLine.FindStringSubmatch(banner)
 	require.NotNil(t, m, banner)
 	post := func(payload []byte, h http.Header) int {
 		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/shop/webhook", bytes.NewReader(payload))
@@ -50,7 +50,7 @@ func TestShopWebhook(t *testing.T) {
 		return resp.StatusCode
 	}
 	body := []byte(`{"id":"evt_1","type":"charge.succeeded","created":1700000000000,"data":{"outTradeNo":"D1"}}`)
-	signed := client.GenerateTestSignedWebhook(&client.UnsignedWebhook{Payload: body, Secret: m[3], Key: m[2]})
+	signed := client.GenerateTestSignedWebhook(&client.UnsignedWebhook{Payload: body, Secret: m[2], Key: m[1]})
 	assert.Equal(t, http.StatusNoContent, post(body, signed.Header))
 	assert.Equal(t, http.StatusBadRequest, post(append(body[:len(body):len(body)], ' '), signed.Header), "tampered body")
 	other := client.GenerateTestSignedWebhook(&client.UnsignedWebhook{Payload: body, Secret: "not-the-secret"})
