@@ -592,7 +592,7 @@ func (s *shop) admin(c *gin.Context) {
 		fresh = fresh || (d.Status == models.DeliveryPending && d.Attempts == 0)
 	}
 	s.render(c, http.StatusOK, "admin", gin.H{"Title": "Admin", "Charges": charges, "Refunds": refunds,
-		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t})
+		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t, "Wide": true})
 }
 
 // deliveryRow is an outbox entry with its charge's order number.
