@@ -429,16 +429,16 @@ type orderView struct {
 	Refundable  string `json:"refundable"`
 	// RefundableValue is Refundable without separators, for the form.
 	RefundableValue string `json:"refundableValue"`
-	CanRefund   bool   `json:"canRefund"`
-	PaidAt      string `json:"paidAt"`
-	ReceiptSent string `json:"receiptSent"` // when the AfterPaid hook sent it; "" not yet
+	CanRefund       bool   `json:"canRefund"`
+	PaidAt          string `json:"paidAt"`
+	ReceiptSent     string `json:"receiptSent"` // when the AfterPaid hook sent it; "" not yet
 }
 
 func viewOf(o *shopOrder) orderView {
 	v := orderView{Status: o.Status, StatusText: "Awaiting payment", RefundedFee: o.RefundedFee,
 		Refunded: yuan(o.RefundedFee), Refundable: yuan(o.Amount - o.RefundedFee),
 		RefundableValue: plainYuan(o.Amount - o.RefundedFee),
-		PaidAt: when(o.PaidAt), ReceiptSent: when(o.ReceiptSentAt)}
+		PaidAt:          when(o.PaidAt), ReceiptSent: when(o.ReceiptSentAt)}
 	if o.Status == orderClosed {
 		v.Closed, v.StatusText = true, "Closed unpaid"
 	}
