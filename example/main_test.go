@@ -124,34 +124,3 @@ func TestDocumentedConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "http://pay.example.com/pay/sandbox/cashier/11/test903289329", info.ChannelParams.CodeURL)
 }
-
-func TestConfigErrors(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-		return p
-	}
-	_, err := loadConfig(write("unknown.yaml", "addr: x\ndatabse:\n  driver: sqlite\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "databse")
-	_, err = loadConfig(write("nested.yaml", "wechat:\n  mchId: 1\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "mchId")
-	_, err = loadConfig(write("env.yaml", "addr: ${PAYCENTER_EXAMPLE_UNSET_VAR}\n"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "PAYCENTER_EXAMPLE_UNSET_VAR")
-
-	t.Setenv("PC_SECRET", "s: {not yaml")
-	c, err := loadConfig(write("expand.yaml", "apps:\n  - id: \"1\"\n    key: k\n    secret: ${PC_SECRET}\n"))
-	require.NoError(t, err)
-	assert.Equal(t, "s: {not yaml", c.Apps[0].Secret, "values are expanded after parsing")
-
-	c, err = loadConfig(write("empty.yaml", ""))
-	require.NoError(t, err)
-	assert.Empty(t, c.Addr)
-
-	err = run(context.Background(), []string{"-config", write("bad.yaml", "addr: 127.0.0.1:0\ndatabase:\n  driver: oracle\n")}, &syncBuffer{}, runHooks{})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "database.driver")
-}
