@@ -88,4 +88,3 @@ type webhookConfig struct {
 type workersConfig struct {
 	PollInterval time.Duration `yaml:"pollInterval"`
 }
-
