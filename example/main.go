@@ -196,6 +196,7 @@ func resolveAddr(fc *fileConfig) (string, error) {
 		}
 	}
 	addr := net.JoinHostPort(host, port)
+	fc.Addr = addr
 	if fc.PublicURL == "" {
 		fc.PublicURL = "http://" + dialAddr(addr)
 	}

@@ -41,11 +41,18 @@ func (s *syncBuffer) String() string {
 // address and banner.
 func start(t *testing.T, args ...string) (addr string, banner string) {
 	t.Helper()
+	return startHooked(t, runHooks{}, args...)
+}
+
+// startHooked is start with hooks (their ready is set here).
+func startHooked(t *testing.T, hooks runHooks, args ...string) (addr string, banner string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	ready := make(chan string, 1)
+	hooks.ready = ready
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, out, runHooks{ready: ready}) }()
+	go func() { done <- run(ctx, args, out, hooks) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:
