@@ -35,6 +35,8 @@ type appConfig struct {
 	NotifyURL      string   `yaml:"notifyURL"`
 	MinSignVersion int      `yaml:"minSignVersion"`
 	ReturnURLHosts []string `yaml:"returnURLHosts"`
+	// Development: a 10004 tells this app which string the server signed.
+	Development bool `yaml:"development"`
 }
 
 type alipayConfig struct {

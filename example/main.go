@@ -1,15 +1,19 @@
 // Command example runs the pay center on its own Gin engine, with a demo
 // shop beside it.
 //
-//	go run ./example                  # demo: SQLite file, sandbox channels, a generated app
+//	go run ./example                  # demo: SQLite file, sandbox channels, the development app
 //	go run ./example -config FILE     # the YAML configuration of the README
+//	go run ./example sign POST /api/charges name=value ...   # the sign of a request
 //
-// It prints the URL to open, the key and secret of every app, and the
-// routes mounted. The shop (under /shop, see shop.go) sells through the
-// first app: it creates charges and refunds with package client over HTTP,
-// keeps its orders in table shop_orders of the pay center's database and
-// marks them paid and refunded from hooks, in the pay center's
-// transaction. Its admin page lists the pay center's charges and refunds.
+// It opens the database, builds and migrates the pay center, and only then
+// binds its port. It prints the URL to open, the key and secret of the
+// development app (an app from -config is named, never its secret), and
+// the routes mounted. The shop (under /shop, see shop.go) sells through
+// the first app: it creates charges and refunds with package client over
+// HTTP, keeps its orders in table shop_orders of the pay center's database
+// and marks them paid, closed and refunded from hooks, in the pay center's
+// transaction. Its admin page lists the pay center's charges, refunds and
+// deliveries.
 package main
 
 import (
@@ -249,7 +253,7 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 	cfg.Workers.PollInterval = fc.Workers.PollInterval
 	for _, a := range fc.Apps {
 		cfg.Apps = append(cfg.Apps, paycenter.App{ID: a.ID, Key: a.Key, Secret: a.Secret, NotifyURL: a.NotifyURL,
-			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts})
+			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts, Development: a.Development})
 	}
 	if fc.Alipay.configured() {
 		a := fc.Alipay
