@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/client"
 )
 
@@ -147,4 +148,76 @@ func TestShopRefusesCrossSitePosts(t *testing.T) {
 	resp = post("/shop/orders/"+order+"/refund", url.Values{"amount": {"10.00"}, "refundNo": {"CURL1"}}, nil)
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	assert.Equal(t, int64(1990), status(order).RefundedFee)
+}
+
+// TestShopOrderOfAClosedCharge: an order left UNPAID while its charge
+// closed (an order made before the shop had its OnClosed hook) is closed
+// by the order page's status and by "Pay now", which never shows a 502.
+func TestShopOrderOfAClosedCharge(t *testing.T) {
+	t.Chdir(t.TempDir())
+	addr, _ := start(t, "-config", writeConfig(t, "addr: 127.0.0.1:0\n"))
+	base := "http://" + addr
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	buy := func() string {
+		t.Helper()
+		resp, err := noRedirect.PostForm(base+"/shop/buy", url.Values{"product": {"mug"}, "channel": {"WX_NATIVE"}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		order := strings.TrimPrefix(resp.Header.Get("Location"), "/shop/orders/")
+		closed, err := http.PostForm(base+"/sandbox/pay", url.Values{"appId": {"dev"}, "outTradeNo": {order}, "result": {"close"}})
+		require.NoError(t, err)
+		closed.Body.Close()
+		require.Equal(t, http.StatusOK, closed.StatusCode)
+		return order
+	}
+	db, err := paycenter.OpenSQLite("paycenter.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { sqlDB, _ := db.DB(); sqlDB.Close() })
+	orderStatus := func(order string) string {
+		t.Helper()
+		var o shopOrder
+		require.NoError(t, db.Where("no = ?", order).Take(&o).Error)
+		return o.Status
+	}
+	reopen := func(order string) {
+		t.Helper()
+		require.Equal(t, orderClosed, orderStatus(order), "the OnClosed hook closed the order")
+		require.NoError(t, db.Model(&shopOrder{}).Where("no = ?", order).Update("status", orderUnpaid).Error)
+	}
+
+	order := buy()
+	reopen(order)
+	resp, err := http.Get(base + "/shop/orders/" + order + "/status")
+	require.NoError(t, err)
+	var v orderView
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&v))
+	resp.Body.Close()
+	assert.True(t, v.Closed, "the status endpoint learns it from pay-result")
+	assert.Equal(t, orderClosed, orderStatus(order))
+
+	order = buy()
+	reopen(order)
+	resp, err = noRedirect.PostForm(base+"/shop/orders/"+order+"/pay", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "not a 502")
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/shop/orders/"+order, loc.Path)
+	assert.Contains(t, loc.Query().Get("error"), "order again")
+	assert.Equal(t, orderClosed, orderStatus(order))
+
+	// Order again: a new number, and a charge that can be paid.
+	resp, err = noRedirect.PostForm(base+"/shop/orders/"+order+"/again", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	again := strings.TrimPrefix(resp.Header.Get("Location"), "/shop/orders/")
+	assert.NotEqual(t, order, again)
+	paid, err := http.PostForm(base+"/sandbox/pay", url.Values{"appId": {"dev"}, "outTradeNo": {again}, "result": {"success"}})
+	require.NoError(t, err)
+	paid.Body.Close()
+	require.Equal(t, http.StatusOK, paid.StatusCode)
+	assert.Equal(t, orderPaid, orderStatus(again))
 }
