@@ -70,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 		// A validity under a second cannot survive clock skew and transit;
 		// such a value is a number of seconds sent by mistake.
 		if expires > 0 && expires < 1000 {
-			return nil, invalid("expires", "must be milliseconds; %d looks like seconds (%d seconds = %d)", expires, expires, expires*1000)
+			return nil, invalid("expires", "must be milliseconds; %d looks like seconds (%d s is %d ms)", expires, expires, expires*1000)
 		}
 		expires = min(expires, MaxExpires)
 	}
