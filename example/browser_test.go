@@ -289,6 +289,9 @@ var shopLine = regexp.MustCompile(`open the demo shop: (\S+)`)
 // and is paid again; a refund form posted from another site (refused);
 // and the admin page. Every page is checked for horizontal overflow on a
 // laptop and on a phone.
+//
+// It is one long scenario: the subtests share one browser and one server,
+// and the admin subtest checks every order the others made.
 func TestBrowserShop(t *testing.T) {
 	b := newBrowser(t) // before Chdir: it resolves ../docs
 	t.Chdir(t.TempDir())

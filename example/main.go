@@ -92,28 +92,9 @@ type runHooks struct {
 // request or a load balancer's probe arriving during start-up finds either
 // no server or a whole one.
 func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) error {
-	fs := flag.NewFlagSet("example", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./example [-config FILE]    serve the pay center and the demo shop\n")
-		for _, name := range sortedKeys(subcommands) {
-			fmt.Fprintf(fs.Output(), "       go run ./example %-4s ...           %s\n", name, subcommands[name].what)
-		}
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fc, err := serveFlags(args, stdout)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (subcommands: %s)", fs.Arg(0), strings.Join(sortedKeys(subcommands), ", "))
-	}
-	fc := &fileConfig{}
-	if *configPath != "" {
-		var err error
-		if fc, err = loadConfig(*configPath); err != nil {
-			return err
-		}
 	}
 	listenAddr, err := resolveAddr(fc)
 	if err != nil {
@@ -162,11 +143,42 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 	}
 	defer ln.Close()
 	printBanner(stdout, fc, listenAddr, pc, generated)
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	return serve(ctx, r, ln, hooks.ready)
+}
+
+// serveFlags parses the serving command line and reads the -config file
+// (none: the zero-config demo).
+func serveFlags(args []string, stdout io.Writer) (*fileConfig, error) {
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./example [-config FILE]    serve the pay center and the demo shop\n")
+		for _, name := range sortedKeys(subcommands) {
+			fmt.Fprintf(fs.Output(), "       go run ./example %-4s ...           %s\n", name, subcommands[name].what)
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (subcommands: %s)", fs.Arg(0), strings.Join(sortedKeys(subcommands), ", "))
+	}
+	if *configPath == "" {
+		return &fileConfig{}, nil
+	}
+	return loadConfig(*configPath)
+}
+
+// serve serves h on ln until ctx ends, then shuts down gracefully. ready,
+// when not nil, receives the address once connections are accepted.
+func serve(ctx context.Context, h http.Handler, ln net.Listener, ready chan<- string) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if hooks.ready != nil {
-		hooks.ready <- ln.Addr().String()
+	if ready != nil {
+		ready <- ln.Addr().String()
 	}
 	select {
 	case err := <-errc:
@@ -229,7 +241,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// payConfig turns the file configuration into a paycenter.Config.
+// payConfig turns the file configuration into a paycenter.Config. It is
+// long because it maps the file's blocks one by one (apps, both channels,
+// webhook and worker settings, the database); each part is a few lines.
 func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), error) {
 	cfg := paycenter.Config{PublicURL: fc.PublicURL, BasePath: fc.BasePath, Logger: log}
 	closeDB := func() {}

@@ -72,7 +72,8 @@ func TestShopWebhook(t *testing.T) {
 
 // TestShopRefusesCrossSitePosts: a POST to the shop from another site (by
 // the browser's Origin or Sec-Fetch-Site headers) is 403 and changes
-// nothing; the shop's own forms and non-browser clients pass.
+// nothing; the shop's own forms and non-browser clients pass. (Long for
+// its helpers: a paid order to attack, its status, the order count.)
 func TestShopRefusesCrossSitePosts(t *testing.T) {
 	t.Chdir(t.TempDir())
 	addr, _ := start(t, "-config", writeConfig(t, "addr: 127.0.0.1:0\n"))
@@ -153,6 +154,7 @@ func TestShopRefusesCrossSitePosts(t *testing.T) {
 // TestShopOrderOfAClosedCharge: an order left UNPAID while its charge
 // closed (an order made before the shop had its OnClosed hook) is closed
 // by the order page's status and by "Pay now", which never shows a 502.
+// (Long for its helpers: reopening an order takes the database.)
 func TestShopOrderOfAClosedCharge(t *testing.T) {
 	t.Chdir(t.TempDir())
 	addr, _ := start(t, "-config", writeConfig(t, "addr: 127.0.0.1:0\n"))
