@@ -120,6 +120,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 	shop := newShop(log, fc.PublicURL)
 	cfg.Hooks = append(cfg.Hooks, shop.hooks()...)
 
+	// The workers start once the port is bound: their first webhooks go to
+	// the shop, on this very server.
+	cfg.Workers.Disabled = true
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -142,6 +145,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return fmt.Errorf("addr %s: %w (is another program listening there? choose another addr in the -config file)", listenAddr, err)
 	}
 	defer ln.Close()
+	pc.StartWorkers()
 	printBanner(stdout, fc, listenAddr, pc, generated)
 	return serve(ctx, r, ln, hooks.ready)
 }
