@@ -36,9 +36,18 @@ type Config struct {
 	SkipMigrate bool
 
 	// Apps are the merchant applications. Default: none, which in sandbox
-	// mode makes New generate one development app (ID "dev") with a random
-	// key and secret and log them once; with real channels it is an error.
+	// mode makes New use a development app (ID "dev", Development set):
+	// generated with a random key and secret on the first start, stored in
+	// the settings table and read back on later starts; New logs its key
+	// and secret. With real channels no apps is an error.
 	Apps []App
+
+	// DevNotifyURL is the NotifyURL (webhook target) of the generated
+	// development app; it is used only when Apps is empty. The app's key
+	// and secret are stored in the pay center's settings table, so they
+	// stay the same across restarts; this URL is taken from each start's
+	// Config. Default "" (no webhooks).
+	DevNotifyURL string
 
 	// Channels are the channel accounts shared by every app, e.g.
 	// alipay.New(...) and wechat.New(...). For the codes it serves, an
@@ -221,6 +230,11 @@ func (c *Config) validate() error {
 		}
 	} else if c.realChannels() {
 		errs = append(errs, errors.New("PublicURL is required with real channels: it is where they send their notifications"))
+	}
+	if c.DevNotifyURL != "" {
+		if u, err := url.Parse(c.DevNotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("DevNotifyURL %q must be an absolute http(s) URL", c.DevNotifyURL))
+		}
 	}
 	if c.Sandbox < SandboxAuto || c.Sandbox > SandboxOff {
 		errs = append(errs, fmt.Errorf("Sandbox %d is not a SandboxMode", c.Sandbox))

@@ -21,8 +21,9 @@
 //	r.Run()
 //
 // A zero Config works: SQLite file paycenter.db, the sandbox channel for all
-// seven channel codes, and a generated development app whose key and secret
-// are logged once.
+// seven channel codes, and a development app whose key and secret are
+// generated on the first start, stored in the pay center's settings table
+// (so they survive restarts) and logged at each start.
 //
 // # Wire contract
 //

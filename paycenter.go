@@ -104,14 +104,8 @@ func New(cfg Config) (*PayCenter, error) {
 		cfg.Logger.Warn("paycenter: sandbox mode is on beside real channels: the codes they do not serve are simulated, " +
 			"and anyone can mark those charges paid through /sandbox/pay; use this only in development")
 	}
-	if len(pc.apps) == 0 {
-		if !sandboxOn {
-			return nil, errors.New("paycenter: invalid config: Apps is empty (a development app is generated only in sandbox mode)")
-		}
-		dev := App{ID: "dev", Key: randomHex(16), Secret: randomHex(24)}
-		pc.apps = []App{dev}
-		cfg.Logger.Info("paycenter: no apps configured; generated a development app (sandbox mode)",
-			"appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
+	if len(pc.apps) == 0 && !sandboxOn {
+		return nil, errors.New("paycenter: invalid config: Apps is empty (a development app is generated only in sandbox mode)")
 	}
 
 	if pc.db == nil {
@@ -134,6 +128,20 @@ func New(cfg Config) (*PayCenter, error) {
 			}})
 		sb = pc.sandbox
 	}
+	if !cfg.SkipMigrate {
+		if err := pc.Migrate(context.Background()); err != nil {
+			pc.closeDB()
+			return nil, err
+		}
+	}
+	// The development app is kept in the pay center's own tables, so its
+	// key and secret survive restarts.
+	if len(pc.apps) == 0 {
+		if err := pc.loadDevApp(context.Background()); err != nil {
+			pc.closeDB()
+			return nil, err
+		}
+	}
 	pc.svc, err = core.New(core.Options{
 		DB: pc.db, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
 		BasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
@@ -147,12 +155,6 @@ func New(cfg Config) (*PayCenter, error) {
 	if err != nil {
 		pc.closeDB()
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
-	}
-	if !cfg.SkipMigrate {
-		if err := pc.Migrate(context.Background()); err != nil {
-			pc.closeDB()
-			return nil, err
-		}
 	}
 	return pc, nil
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
+	"net/http/httptest"
+
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -174,12 +177,110 @@ func (b *browser) shot(t *testing.T, tab context.Context, name, docName string) 
 	}
 }
 
+// viewport is a window size the layout is checked at.
+type viewport struct {
+	name          string
+	width, height int64
+	mobile        bool
+}
+
+// The layout is checked on a laptop and on a phone.
+var (
+	laptop = viewport{"1280 px laptop", 1280, 900, false}
+	phone  = viewport{"390 px phone", 390, 844, true}
+)
+
+func (b *browser) resize(t *testing.T, tab context.Context, vp viewport) {
+	t.Helper()
+	var opts []chromedp.EmulateViewportOption
+	if vp.mobile {
+		opts = append(opts, chromedp.EmulateMobile)
+	}
+	do(t, tab, chromedp.EmulateViewport(vp.width, vp.height, opts...))
+}
+
+// overflowJS lists the elements that overflow horizontally: the page
+// scrolling sideways; an element whose content is wider than its box
+// (scrollWidth > clientWidth) unless it is a scroll container, which at
+// the laptop width must not need to scroll either; and an element whose
+// edges pass its parent's, unless it sits in a scroll container.
+const overflowJS = `((strict) => {
+  const out = [];
+  const root = document.documentElement;
+  const vw = root.clientWidth;
+  if (root.scrollWidth > vw + 1) out.push("the page scrolls sideways: " + root.scrollWidth + " > " + vw + " px");
+  const scroller = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const inScroller = (el) => { for (let p = el.parentElement; p; p = p.parentElement) if (scroller(p)) return true; return false; };
+  const name = (el) => {
+    let n = el.tagName.toLowerCase();
+    if (el.id) n += "#" + el.id;
+    if (typeof el.className === "string" && el.className.trim()) n += "." + el.className.trim().split(/\s+/).join(".");
+    const text = (el.textContent || "").trim().replace(/\s+/g, " ");
+    return n + (text ? " «" + text.slice(0, 40) + "»" : "");
+  };
+  for (const el of document.body.querySelectorAll("*")) {
+    const cs = getComputedStyle(el);
+    if (cs.display === "none" || cs.visibility === "hidden" || el.closest("[hidden]")) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1 && (strict || !scroller(el))) {
+      out.push(name(el) + ": content " + el.scrollWidth + " px wide in a box of " + el.clientWidth + " px");
+    }
+    if (inScroller(el)) continue;
+    const p = el.parentElement.getBoundingClientRect();
+    if (r.right > p.right + 1 || r.left < p.left - 1) {
+      out.push(name(el) + ": spans " + Math.round(r.left) + "–" + Math.round(r.right) + " px, its parent " + Math.round(p.left) + "–" + Math.round(p.right) + " px");
+    }
+  }
+  return {width: window.innerWidth, problems: out};
+})`
+
+type overflowReport struct {
+	Width    int64    `json:"width"`
+	Problems []string `json:"problems"`
+}
+
+// checkLayout asserts that nothing on tab's page overflows horizontally,
+// on a laptop and on a phone, and leaves the tab at the laptop size.
+// docPhone, when set, is the docs/ screenshot of the phone view.
+func (b *browser) checkLayout(t *testing.T, tab context.Context, page, docPhone string) {
+	t.Helper()
+	for _, vp := range []viewport{laptop, phone} {
+		b.resize(t, tab, vp)
+		rep := get(t, tab, chromedp.Evaluate[overflowReport](fmt.Sprintf("%s(%t)", overflowJS, vp == laptop)))
+		require.Equal(t, vp.width, rep.Width, "the %s viewport applies", vp.name)
+		assert.Empty(t, rep.Problems, "%s overflows on a %s", page, vp.name)
+		if vp == phone {
+			b.shot(t, tab, strings.ReplaceAll(page, " ", "-")+"-phone.png", docPhone)
+		}
+	}
+	b.resize(t, tab, laptop)
+}
+
+// submit clicks the button with id and waits until the page its form
+// leads to has loaded.
+func submit(t *testing.T, tab context.Context, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID(id)))
+	require.NoError(t, err)
+	require.Equal(t, int64(http.StatusOK), resp.Status, "%s leads to %s", id, resp.URL)
+}
+
 var shopLine = regexp.MustCompile(`open the demo shop: (\S+)`)
 
 // TestBrowserShop runs the zero-config demo and shops in Chromium: a
 // WX_NATIVE order paid by "scanning" its QR code while the order page
-// watches, an ALI_WEB order paid through the submitted channel form and
-// refunded in two parts (and once over the balance), and the admin page.
+// watches; an ALI_WEB order paid through the submitted channel form and
+// refunded in two parts (and once over the balance); an order closed in
+// the cashier and bought again under a new number; a payment that fails
+// and is paid again; a refund form posted from another site (refused);
+// and the admin page. Every page is checked for horizontal overflow on a
+// laptop and on a phone.
+//
+// It is one long scenario: the subtests share one browser and one server,
+// and the admin subtest checks every order the others made.
 func TestBrowserShop(t *testing.T) {
 	b := newBrowser(t) // before Chdir: it resolves ../docs
 	t.Chdir(t.TempDir())
@@ -194,17 +295,23 @@ func TestBrowserShop(t *testing.T) {
 	base := "http://" + addr
 
 	tab := b.ctx
-	var wxOrder, aliOrder string
+	var wxOrder, aliOrder, closedOrder, againOrder, gardenOrder string
+	orderOf := func(loc string) string {
+		no, _, _ := strings.Cut(loc[strings.LastIndex(loc, "/")+1:], "?")
+		return no
+	}
 
 	t.Run("WX_NATIVE QR code, cashier, live status", func(t *testing.T) {
 		do(t, tab, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("buy-mug-WX_NATIVE")))
 		assert.Equal(t, shopURL, get(t, tab, chromedp.Location()), "/ leads to the shop")
+		assert.Equal(t, "¥1,000,000,000.00", get(t, tab, chromedp.Text(chromedp.CSS("#product-garden .price"))), "amounts are grouped")
+		b.checkLayout(t, tab, "shop", "")
 		b.shot(t, tab, "shop.png", "demo-shop.png")
 
 		do(t, tab, chromedp.Click(chromedp.ID("buy-mug-WX_NATIVE")), chromedp.WaitVisible(chromedp.ID("qr")))
 		loc := get(t, tab, chromedp.Location())
 		require.Contains(t, loc, "/shop/orders/D")
-		wxOrder = loc[strings.LastIndex(loc, "/")+1:]
+		wxOrder = orderOf(loc)
 		assert.Equal(t, "UNPAID", get(t, tab, chromedp.AttributeValue(chromedp.ID("status"), "data-status")).Value)
 		assert.Equal(t, "¥39.90", get(t, tab, chromedp.Text(chromedp.ID("amount"))))
 
@@ -221,15 +328,17 @@ func TestBrowserShop(t *testing.T) {
 		want, err := qrcode.Encode(codeURL, qrcode.Medium, 256)
 		require.NoError(t, err)
 		assert.Equal(t, want, img, "the QR code encodes codeUrl")
+		b.checkLayout(t, tab, "order unpaid", "demo-phone-order.png")
 		b.shot(t, tab, "wx-order.png", "")
 
 		// "Scan" in another tab: the cashier, Pay.
 		cashier, closeCashier := b.newTab(t)
 		do(t, cashier, chromedp.Navigate(codeURL), chromedp.WaitVisible(chromedp.ID("success")))
 		assert.Equal(t, "CREATED", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
+		b.checkLayout(t, cashier, "cashier", "")
 		do(t, cashier, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("message")))
 		assert.Equal(t, "PAID", get(t, cashier, chromedp.Text(chromedp.ID("status"))))
-		b.shot(t, cashier, "wx-cashier-paid.png", "")
+		b.checkLayout(t, cashier, "cashier paid", "")
 		closeCashier()
 
 		// The order page, never reloaded, learns it from the shop's status
@@ -241,7 +350,7 @@ func TestBrowserShop(t *testing.T) {
 		// The AfterPaid hook runs after the commit, from the outbox.
 		do(t, tab, chromedp.WaitVisible(chromedp.CSS(`#receipt[data-sent="1"]`)))
 		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("receipt"))), "e-mailed ")
-		b.shot(t, tab, "wx-order-paid.png", "")
+		b.checkLayout(t, tab, "order paid", "")
 		b.noConsoleErrors(t)
 	})
 
@@ -252,9 +361,8 @@ func TestBrowserShop(t *testing.T) {
 		do(t, tab, chromedp.Click(chromedp.ID("buy-tea-ALI_WEB")), chromedp.WaitVisible(chromedp.ID("success")))
 		loc := get(t, tab, chromedp.Location())
 		require.Contains(t, loc, base+"/sandbox/cashier/dev/D")
-		aliOrder, _, _ = strings.Cut(loc[strings.LastIndex(loc, "/")+1:], "?")
+		aliOrder = orderOf(loc)
 		assert.Equal(t, aliOrder, get(t, tab, chromedp.Text(chromedp.ID("outTradeNo"))))
-		b.shot(t, tab, "ali-cashier.png", "")
 
 		do(t, tab, chromedp.Click(chromedp.ID("success")), chromedp.WaitVisible(chromedp.ID("message")))
 		do(t, tab, chromedp.Click(chromedp.ID("return")), chromedp.WaitVisible(chromedp.CSS(`#status[data-status="PAID"]`)))
@@ -270,13 +378,14 @@ func TestBrowserShop(t *testing.T) {
 		assert.Equal(t, "30.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
 		assert.Equal(t, "98.00", get(t, tab, chromedp.Text(chromedp.ID("refundable"))))
 		assert.Equal(t, "Paid · partly refunded", get(t, tab, chromedp.Text(chromedp.ID("status"))))
-		b.shot(t, tab, "ali-refunded-part.png", "")
+		b.checkLayout(t, tab, "order refunded in part", "")
 
 		// More than is left: the pay center refuses (10009), nothing changes.
 		do(t, tab, chromedp.SetValue(chromedp.ID("refund-amount"), "98.01"), chromedp.Click(chromedp.ID("refund-submit")),
 			chromedp.WaitVisible(chromedp.ID("error")))
 		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("error"))), "code 10009")
 		assert.Equal(t, "30.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))))
+		b.checkLayout(t, tab, "refund refused", "")
 
 		// The rest.
 		do(t, tab, chromedp.SetValue(chromedp.ID("refund-amount"), "98.00"), chromedp.Click(chromedp.ID("refund-submit")),
@@ -287,9 +396,99 @@ func TestBrowserShop(t *testing.T) {
 		b.noConsoleErrors(t)
 	})
 
+	// backToShop leaves the cashier for the merchant by its #return link,
+	// the charge's returnUrl: the shop's order page.
+	backToShop := func(t *testing.T, order string) {
+		t.Helper()
+		do(t, tab, chromedp.WaitVisible(chromedp.ID("return")), chromedp.Click(chromedp.ID("return")),
+			chromedp.WaitVisible(chromedp.ID("status")))
+		assert.Equal(t, base+"/shop/orders/"+order, get(t, tab, chromedp.Location()))
+	}
+
+	t.Run("Close in the cashier: the order shows closed and starts over", func(t *testing.T) {
+		do(t, tab, chromedp.Navigate(shopURL), chromedp.WaitVisible(chromedp.ID("buy-tea-ALI_WAP")),
+			chromedp.Click(chromedp.ID("buy-tea-ALI_WAP")), chromedp.WaitVisible(chromedp.ID("close")))
+		closedOrder = orderOf(get(t, tab, chromedp.Location()))
+		submit(t, tab, "close")
+		assert.Equal(t, "CLOSED", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		assert.Contains(t, strings.ToLower(get(t, tab, chromedp.Text(chromedp.ID("message")))), "closed")
+		b.checkLayout(t, tab, "cashier closed", "")
+
+		backToShop(t, closedOrder)
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(`#status[data-status="CLOSED"]`)), chromedp.WaitVisible(chromedp.ID("order-again")),
+			chromedp.WaitNotVisible(chromedp.ID("pay-section")), chromedp.WaitNotVisible(chromedp.ID("refund-section")))
+		assert.Equal(t, "Closed unpaid", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		b.checkLayout(t, tab, "order closed", "")
+		b.shot(t, tab, "order-closed.png", "demo-order-closed.png")
+
+		// Order again: the same product on the same channel under a new
+		// number, straight to the channel (the cashier) again.
+		do(t, tab, chromedp.Click(chromedp.ID("order-again")), chromedp.WaitVisible(chromedp.ID("success")))
+		againOrder = orderOf(get(t, tab, chromedp.Location()))
+		assert.NotEqual(t, closedOrder, againOrder)
+		assert.Equal(t, againOrder, get(t, tab, chromedp.Text(chromedp.ID("outTradeNo"))))
+		assert.Equal(t, "CREATED", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		b.noConsoleErrors(t)
+	})
+
+	t.Run("Fail in the cashier: the charge stays open and is paid again", func(t *testing.T) {
+		do(t, tab, chromedp.Navigate(shopURL), chromedp.WaitVisible(chromedp.ID("buy-garden-WX_NATIVE")),
+			chromedp.Click(chromedp.ID("buy-garden-WX_NATIVE")), chromedp.WaitVisible(chromedp.ID("qr")))
+		gardenOrder = orderOf(get(t, tab, chromedp.Location()))
+		assert.Equal(t, "¥1,000,000,000.00", get(t, tab, chromedp.Text(chromedp.ID("amount"))))
+		codeURL := get(t, tab, chromedp.AttributeValue(chromedp.ID("qr"), "data-code-url")).Value
+
+		do(t, tab, chromedp.Navigate(codeURL), chromedp.WaitVisible(chromedp.ID("fail")))
+		submit(t, tab, "fail")
+		assert.Equal(t, "CREATED", get(t, tab, chromedp.Text(chromedp.ID("status"))), "a failed attempt leaves the charge open")
+		assert.Contains(t, strings.ToLower(get(t, tab, chromedp.Text(chromedp.ID("message")))), "fail")
+		b.checkLayout(t, tab, "cashier failed", "")
+
+		backToShop(t, gardenOrder)
+		do(t, tab, chromedp.WaitVisible(chromedp.ID("qr")), chromedp.WaitVisible(chromedp.ID("start-over")))
+		assert.Equal(t, "UNPAID", get(t, tab, chromedp.AttributeValue(chromedp.ID("status"), "data-status")).Value)
+
+		// Pay again with the same QR code.
+		do(t, tab, chromedp.Navigate(codeURL), chromedp.WaitVisible(chromedp.ID("success")))
+		submit(t, tab, "success")
+		assert.Equal(t, "PAID", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		backToShop(t, gardenOrder)
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(`#status[data-status="PAID"]`)))
+		assert.Equal(t, "1,000,000,000.00", get(t, tab, chromedp.Text(chromedp.ID("refundable"))))
+		b.checkLayout(t, tab, "order paid big", "")
+		b.noConsoleErrors(t)
+	})
+
+	t.Run("a refund form posted from another site is refused", func(t *testing.T) {
+		require.NotEmpty(t, wxOrder)
+		// Another origin (another port) serving a form that refunds the
+		// paid WX order, submitted as soon as it loads.
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><title>prize</title><form method="post" action="%s/shop/orders/%s/refund">`+
+				`<input name="amount" value="39.90"><input name="refundNo" value="EVIL1"></form>`+
+				`<script>document.forms[0].submit()</script>`, base, wxOrder)
+		}))
+		defer evil.Close()
+		do(t, tab, chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.ID("error")))
+		assert.Equal(t, base+"/shop/orders/"+wxOrder+"/refund", get(t, tab, chromedp.Location()))
+		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("error"))), "another site")
+		b.checkLayout(t, tab, "cross-site refused", "")
+		b.mu.Lock()
+		b.problems = nil // the 403 is logged by the browser as a failed resource
+		b.mu.Unlock()
+
+		do(t, tab, chromedp.Navigate(base+"/shop/orders/"+wxOrder), chromedp.WaitVisible(chromedp.ID("refund-section")))
+		assert.Equal(t, "0.00", get(t, tab, chromedp.Text(chromedp.ID("refunded"))), "nothing was refunded")
+		assert.Equal(t, "Paid", get(t, tab, chromedp.Text(chromedp.ID("status"))))
+		b.noConsoleErrors(t)
+	})
+
 	t.Run("admin lists charges, refunds and shop orders", func(t *testing.T) {
 		require.NotEmpty(t, wxOrder)
 		require.NotEmpty(t, aliOrder)
+		require.NotEmpty(t, closedOrder)
+		require.NotEmpty(t, gardenOrder)
 		do(t, tab, chromedp.Navigate(shopURL), chromedp.WaitVisible(chromedp.ID("nav-admin")),
 			chromedp.Click(chromedp.ID("nav-admin")), chromedp.WaitVisible(chromedp.ID("charges")))
 		row := func(table, attr, key string) string {
@@ -302,10 +501,13 @@ func TestBrowserShop(t *testing.T) {
 		ali := row("charges", "data-out-trade-no", aliOrder)
 		assert.Contains(t, ali, "ALI_WEB")
 		assert.Contains(t, ali, "¥128.00\tPAID\t¥128.00", "amount, status, refunded")
+		assert.Contains(t, row("charges", "data-out-trade-no", closedOrder), "CLOSED")
+		assert.Contains(t, row("charges", "data-out-trade-no", againOrder), "CREATED")
+		assert.Contains(t, row("charges", "data-out-trade-no", gardenOrder), "¥1,000,000,000.00\tPAID")
 
 		refunds := get(t, tab, chromedp.Text(chromedp.ID("refunds")))
 		n := get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#refunds tbody tr').length`))
-		assert.Equal(t, 2, n, "two refunds (the one over the balance was refused):\n%s", refunds)
+		assert.Equal(t, 2, n, "two refunds (the one over the balance and the cross-site one were refused):\n%s", refunds)
 		assert.Equal(t, 2, strings.Count(refunds, "\t"+aliOrder+"\t"), refunds)
 		assert.Equal(t, 2, strings.Count(refunds, "SUCCESS"), refunds)
 		assert.Contains(t, refunds, "¥30.00")
@@ -313,10 +515,12 @@ func TestBrowserShop(t *testing.T) {
 
 		assert.Contains(t, row("orders", "data-no", wxOrder), "PAID")
 		assert.Contains(t, row("orders", "data-no", aliOrder), "¥128.00")
+		assert.Contains(t, row("orders", "data-no", closedOrder), "CLOSED")
+		assert.Contains(t, row("orders", "data-no", againOrder), "UNPAID")
 
-		// The outbox: per payment and per refund, one webhook (to the shop's
-		// /shop/webhook, the demo app's notifyURL) and one after-commit hook
-		// run, each delivered at the first attempt. The page refreshes
+		// The outbox: per payment and refund, one webhook (to the shop's
+		// /shop/webhook, the demo app's notifyURL) and one after-commit
+		// hook run, each delivered at the first attempt. The page refreshes
 		// itself while a delivery has not been tried.
 		delivered := func(order, typ, target string) string {
 			return fmt.Sprintf(`#deliveries tr[data-order="%s"][data-type="%s"][data-target="%s"][data-status="DELIVERED"][data-attempts="1"]`, order, typ, target)
@@ -324,14 +528,27 @@ func TestBrowserShop(t *testing.T) {
 		for _, target := range []string{"hooks", "webhook"} {
 			do(t, tab, chromedp.WaitVisible(chromedp.CSS(delivered(wxOrder, "charge.succeeded", target))),
 				chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "charge.succeeded", target))),
+				chromedp.WaitVisible(chromedp.CSS(delivered(gardenOrder, "charge.succeeded", target))),
 				chromedp.WaitVisible(chromedp.CSS(delivered(aliOrder, "refund.succeeded", target))),
 				chromedp.WaitNotPresent(chromedp.ID("refreshing")))
 			n = get(t, tab, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll('%s').length`, delivered(aliOrder, "refund.succeeded", target))))
 			assert.Equal(t, 2, n, "one %s delivery per refund", target)
 		}
+		// The shop has no AfterClosed hook: a close is a webhook only.
+		do(t, tab, chromedp.WaitVisible(chromedp.CSS(delivered(closedOrder, "charge.closed", "webhook"))))
 		n = get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('#deliveries tbody tr').length`))
-		assert.Equal(t, 8, n, "two payments and two refunds, each to the webhook and the hooks")
+		assert.Equal(t, 11, n, "three payments and two refunds, each to the webhook and the hooks, and a close to the webhook")
+		b.checkLayout(t, tab, "admin", "demo-phone-admin.png")
 		b.shot(t, tab, "admin.png", "demo-admin.png")
 		b.noConsoleErrors(t)
+	})
+
+	t.Run("error page", func(t *testing.T) {
+		do(t, tab, chromedp.Navigate(base+"/shop/orders/NOSUCHORDER1"), chromedp.WaitVisible(chromedp.ID("error")))
+		assert.Contains(t, get(t, tab, chromedp.Text(chromedp.ID("error"))), "does not exist")
+		b.checkLayout(t, tab, "error", "")
+		b.mu.Lock()
+		b.problems = nil // the 404 is logged by the browser as a failed resource
+		b.mu.Unlock()
 	})
 }

@@ -1,26 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"regexp"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // fileConfig is the example's YAML configuration; see README and
-// ../shared/example-config.md. Every key is optional.
+// testdata/example-config.yaml. Every key is optional. loadConfig checks a
+// file against these yaml tags (and oneof: the allowed values).
 type fileConfig struct {
 	Addr        string        `yaml:"addr"`
 	PublicURL   string        `yaml:"publicURL"`
 	BasePath    string        `yaml:"basePath"`
 	Database    dbConfig      `yaml:"database"`
 	Sandbox     *bool         `yaml:"sandbox"`
-	LatePayment string        `yaml:"latePayment"`
+	LatePayment string        `yaml:"latePayment" oneof:"accept|refund"`
 	Apps        []appConfig   `yaml:"apps"`
 	Alipay      *alipayConfig `yaml:"alipay"`
 	Wechat      *wechatConfig `yaml:"wechat"`
@@ -29,7 +22,7 @@ type fileConfig struct {
 }
 
 type dbConfig struct {
-	Driver       string `yaml:"driver"` // sqlite | postgres | mysql
+	Driver       string `yaml:"driver" oneof:"sqlite|postgres|mysql"`
 	DSN          string `yaml:"dsn"`
 	MaxOpenConns int    `yaml:"maxOpenConns"`
 	MaxIdleConns int    `yaml:"maxIdleConns"`
@@ -42,6 +35,8 @@ type appConfig struct {
 	NotifyURL      string   `yaml:"notifyURL"`
 	MinSignVersion int      `yaml:"minSignVersion"`
 	ReturnURLHosts []string `yaml:"returnURLHosts"`
+	// Development: a 10004 tells this app which string the server signed.
+	Development bool `yaml:"development"`
 }
 
 type alipayConfig struct {
@@ -94,52 +89,4 @@ type webhookConfig struct {
 
 type workersConfig struct {
 	PollInterval time.Duration `yaml:"pollInterval"`
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// loadConfig reads path: ${ENV} references in values are expanded (after
-// parsing, so a value cannot change the document's structure), and an
-// unknown key is an error that names it.
-func loadConfig(path string) (*fileConfig, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var missing []string
-	expand(&doc, &missing)
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: environment variable(s) not set: %v", path, missing)
-	}
-	expanded, err := yaml.Marshal(&doc)
-	if err != nil {
-		return nil, err
-	}
-	cfg := &fileConfig{}
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is a zero config
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
-}
-
-func expand(n *yaml.Node, missing *[]string) {
-	if n.Kind == yaml.ScalarNode && n.Tag != "!!binary" {
-		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-			name := envRef.FindStringSubmatch(ref)[1]
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				*missing = append(*missing, name)
-			}
-			return v
-		})
-	}
-	for _, c := range n.Content {
-		expand(c, missing)
-	}
 }

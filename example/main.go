@@ -1,22 +1,24 @@
 // Command example runs the pay center on its own Gin engine, with a demo
 // shop beside it.
 //
-//	go run ./example                  # demo: SQLite file, sandbox channels, a generated app
+//	go run ./example                  # demo: SQLite file, sandbox channels, the development app
 //	go run ./example -config FILE     # the YAML configuration of the README
+//	go run ./example sign POST /api/charges name=value ...   # the sign of a request
 //	go run ./example migrate -config FILE  # apply the schema migrations and exit (see migrate.go)
 //
-// It prints the URL to open, the key and secret of every app, and the
-// routes mounted. The shop (under /shop, see shop.go) sells through the
-// first app: it creates charges and refunds with package client over HTTP,
-// keeps its orders in table shop_orders of the pay center's database and
-// marks them paid and refunded from hooks, in the pay center's
-// transaction. Its admin page lists the pay center's charges and refunds.
+// It opens the database, builds and migrates the pay center, and only then
+// binds its port. It prints the URL to open, the key and secret of the
+// development app (an app from -config is named, never its secret), and
+// the routes mounted. The shop (under /shop, see shop.go) sells through
+// the first app: it creates charges and refunds with package client over
+// HTTP, keeps its orders in table shop_orders of the pay center's database
+// and marks them paid, closed and refunded from hooks, in the pay center's
+// transaction. Its admin page lists the pay center's charges, refunds and
+// deliveries.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,8 +26,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -44,41 +48,59 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "example:", err)
+	if err := dispatch(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "example:", err)
+		}
 		os.Exit(1)
 	}
 }
 
-// run serves until ctx ends. ready, when not nil, receives the listening
-// address once the server accepts connections (tests use it).
-func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- string) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return migrateCmd(ctx, args[1:], stdout)
-	}
-	fs := flag.NewFlagSet("example", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	fc := &fileConfig{}
-	if *configPath != "" {
-		var err error
-		if fc, err = loadConfig(*configPath); err != nil {
-			return err
+// subcommand is one word after `go run ./example`.
+type subcommand struct {
+	run  func(ctx context.Context, args []string, stdout io.Writer) error
+	what string
+}
+
+// subcommands: `go run ./example [flags]` serves; `go run ./example NAME
+// ...` runs NAME. Each lives in its own file.
+var subcommands = map[string]subcommand{
+	"sign":    {runSign, "sign a pay center request: prints the sign, or with -curl a ready curl command"},
+	"migrate": {migrateCmd, "apply the schema migrations to the configured database and exit"},
+}
+
+// dispatch runs the subcommand named by args[0], or serves.
+func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		if c, ok := subcommands[args[0]]; ok {
+			return c.run(ctx, args[1:], stdout)
 		}
 	}
-	if fc.Addr == "" {
-		fc.Addr = "127.0.0.1:8080"
-	}
-	ln, err := net.Listen("tcp", fc.Addr)
+	return run(ctx, args, stdout, runHooks{})
+}
+
+// runHooks let tests watch run; both may be nil.
+type runHooks struct {
+	// beforeListen runs once the database is open and migrated and the
+	// routes are registered, just before the port is bound.
+	beforeListen func(addr string)
+	// ready receives the listening address once the server accepts
+	// connections.
+	ready chan<- string
+}
+
+// run serves until ctx ends. It binds its port only when everything behind
+// it is ready (database open and migrated, routes registered), so that a
+// request or a load balancer's probe arriving during start-up finds either
+// no server or a whole one.
+func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) error {
+	fc, err := serveFlags(args, stdout)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	if fc.PublicURL == "" {
-		fc.PublicURL = "http://" + ln.Addr().String()
+	listenAddr, err := resolveAddr(fc)
+	if err != nil {
+		return err
 	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -88,33 +110,77 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 	}
 	defer closeDB()
 
-	if len(cfg.Apps) == 0 && len(cfg.Channels) == 0 {
-		// The demo's app: like the pay center's generated development app,
-		// plus webhooks to the shop, so the admin page shows them too.
-		cfg.Apps = []paycenter.App{{ID: "dev", Key: randomHex(16), Secret: randomHex(24),
-			NotifyURL: fc.PublicURL + shopPrefix + "/webhook"}}
+	generated := len(cfg.Apps) == 0
+	if generated && len(cfg.Channels) == 0 {
+		// The demo's app is the pay center's development app (stored with
+		// its data, so its key and secret survive restarts), with webhooks
+		// to the shop, so the admin page shows them too.
+		cfg.DevNotifyURL = fc.PublicURL + shopPrefix + "/webhook"
 	}
 
 	// The demo shop's hooks write its orders in the pay center's transaction.
 	shop := newShop(log, fc.PublicURL)
 	cfg.Hooks = append(cfg.Hooks, shop.hooks()...)
 
+	// The workers start once the port is bound: their first webhooks go to
+	// the shop, on this very server.
+	cfg.Workers.Disabled = true
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
-	pc, err := paycenter.Mount(r, cfg)
+	pc, err := paycenter.Mount(r, cfg) // migrates
 	if err != nil {
 		return err
 	}
 	defer pc.Close()
 	// The shop calls the pay center over HTTP, on the address it listens on.
-	if err := shop.attach(ctx, pc, "http://"+dialAddr(ln.Addr())+fc.BasePath); err != nil {
+	if err := shop.attach(ctx, pc, "http://"+dialAddr(listenAddr)+fc.BasePath); err != nil {
 		return err
 	}
 	shop.register(r)
 
-	printBanner(stdout, fc, pc)
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	if hooks.beforeListen != nil {
+		hooks.beforeListen(listenAddr)
+	}
+	ln, err := net.Listen("tcp", listenAddr)
+	if err != nil {
+		return fmt.Errorf("addr %s: %w (is another program listening there? choose another addr in the -config file)", listenAddr, err)
+	}
+	defer ln.Close()
+	pc.StartWorkers()
+	printBanner(stdout, fc, listenAddr, pc, generated)
+	return serve(ctx, r, ln, hooks.ready)
+}
+
+// serveFlags parses the serving command line and reads the -config file
+// (none: the zero-config demo).
+func serveFlags(args []string, stdout io.Writer) (*fileConfig, error) {
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./example [-config FILE]    serve the pay center and the demo shop\n")
+		for _, name := range sortedKeys(subcommands) {
+			fmt.Fprintf(fs.Output(), "       go run ./example %-4s ...           %s\n", name, subcommands[name].what)
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (subcommands: %s)", fs.Arg(0), strings.Join(sortedKeys(subcommands), ", "))
+	}
+	if *configPath == "" {
+		return &fileConfig{}, nil
+	}
+	return loadConfig(*configPath)
+}
+
+// serve serves h on ln until ctx ends, then shuts down gracefully. ready,
+// when not nil, receives the address once connections are accepted.
+func serve(ctx context.Context, h http.Handler, ln net.Listener, ready chan<- string) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -133,7 +199,57 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 	return nil
 }
 
-// payConfig turns the file configuration into a paycenter.Config.
+// resolveAddr returns the address to listen on and fills fc.Addr and
+// fc.PublicURL. Port 0 (tests) is resolved to a free port now, so that
+// PublicURL (which the pay center puts in the URLs it hands out) is known
+// before the port is bound. Without publicURL, a server listening on all
+// interfaces is announced on 127.0.0.1; see the banner for phones.
+func resolveAddr(fc *fileConfig) (string, error) {
+	if fc.Addr == "" {
+		fc.Addr = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(fc.Addr)
+	if err != nil {
+		return "", fmt.Errorf("addr %q must be host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080", fc.Addr)
+	}
+	if port == "0" {
+		if port, err = freePort(host); err != nil {
+			return "", fmt.Errorf("addr %s: find a free port: %w", fc.Addr, err)
+		}
+	}
+	addr := net.JoinHostPort(host, port)
+	fc.Addr = addr
+	if fc.PublicURL == "" {
+		fc.PublicURL = "http://" + dialAddr(addr)
+	}
+	return addr, nil
+}
+
+// freePort asks the system for a free TCP port on host and releases it at
+// once (another program could take it before the example binds it; this
+// is for tests, which use port 0).
+func freePort(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// payConfig turns the file configuration into a paycenter.Config. It is
+// long because it maps the file's blocks one by one (apps, both channels,
+// webhook and worker settings, the database); each part is a few lines.
 func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), error) {
 	cfg := paycenter.Config{PublicURL: fc.PublicURL, BasePath: fc.BasePath, Logger: log}
 	closeDB := func() {}
@@ -157,7 +273,7 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 	cfg.Workers.PollInterval = fc.Workers.PollInterval
 	for _, a := range fc.Apps {
 		cfg.Apps = append(cfg.Apps, paycenter.App{ID: a.ID, Key: a.Key, Secret: a.Secret, NotifyURL: a.NotifyURL,
-			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts})
+			MinSignVersion: a.MinSignVersion, ReturnURLHosts: a.ReturnURLHosts, Development: a.Development})
 	}
 	if fc.Alipay.configured() {
 		a := fc.Alipay
@@ -252,14 +368,27 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 	return db, nil
 }
 
-func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter) {
+// printBanner says where to go and how to sign. It prints the key and
+// secret of the generated development app only: an app from -config is
+// named, never its secret (that server may hold real credentials).
+func printBanner(w io.Writer, fc *fileConfig, listenAddr string, pc *paycenter.PayCenter, generated bool) {
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
 	fmt.Fprintf(w, "open the demo shop: %s%s/ (admin: %s%s/admin)\n", fc.PublicURL, shopPrefix, fc.PublicURL, shopPrefix)
+	if host, _, _ := net.SplitHostPort(listenAddr); isUnspecified(host) {
+		fmt.Fprintf(w, "listening on every interface: a phone on this network opens http://<this machine's LAN IP>:%s/shop/%s\n",
+			portOf(listenAddr), lanHint(fc))
+	}
 	if pc.SandboxEnabled() {
 		fmt.Fprintln(w, "sandbox mode: channels without credentials are simulated (no real money moves)")
 	}
 	for _, a := range pc.Apps() {
-		fmt.Fprintf(w, "app %s: key=%s secret=%s\n", a.ID, a.Key, a.Secret)
+		if generated {
+			fmt.Fprintf(w, "development app %s (stored in table %s: the same after a restart); sign requests with:\n", a.ID, pc.Tables().Settings)
+			fmt.Fprintf(w, "  export PAYCENTER_KEY=%s PAYCENTER_SECRET=%s\n", a.Key, a.Secret)
+			fmt.Fprintf(w, "  go run ./example sign POST %s/api/charges name=value ...   # prints the sign; see README\n", fc.BasePath)
+			continue
+		}
+		fmt.Fprintf(w, "app %s (from the -config file; its key and secret are not shown)\n", a.ID)
 	}
 	fmt.Fprintln(w, "routes:")
 	for _, rt := range pc.Routes() {
@@ -267,8 +396,38 @@ func printBanner(w io.Writer, fc *fileConfig, pc *paycenter.PayCenter) {
 	}
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+// lanHint tells how to make the QR code scannable, unless publicURL was
+// set (the sandbox's codeUrl, which the QR code encodes, starts with it).
+func lanHint(fc *fileConfig) string {
+	if u, err := url.Parse(fc.PublicURL); err == nil && !isLoopback(u.Hostname()) {
+		return ""
+	}
+	var ips []string
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				ips = append(ips, n.IP.String())
+			}
+		}
+	}
+	hint := "; set publicURL: http://<LAN IP>:" + portOf(fc.Addr) + " so that the QR code points there"
+	if len(ips) > 0 {
+		hint += " (this machine: " + strings.Join(ips, ", ") + ")"
+	}
+	return hint
+}
+
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }

@@ -31,14 +31,14 @@ func TestMigrateCommand(t *testing.T) {
 			require.NoError(t, os.WriteFile(cfg, []byte(database), 0o600))
 
 			var out bytes.Buffer
-			require.NoError(t, run(context.Background(), []string{"migrate", "-config", cfg}, &out, nil))
+			require.NoError(t, dispatch(context.Background(), []string{"migrate", "-config", cfg}, &out))
 			assert.Regexp(t, `^applied 0001_initial\.sql \(version 1\) in \S+\n(applied \d+_\w+\.sql \(version \d+\) in \S+\n)*`+
 				string(kind)+` database at version \d+ \(table prefix pay_, versions in pay_schema_migrations\)\n$`, out.String())
 			require.NoError(t, schemacheck.Check(db, models.NewTables("pay_")))
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 
 			out.Reset()
-			require.NoError(t, run(context.Background(), []string{"migrate", "-config", cfg}, &out, nil))
+			require.NoError(t, dispatch(context.Background(), []string{"migrate", "-config", cfg}, &out))
 			assert.Equal(t, "nothing to apply; "+lines[len(lines)-1]+"\n", out.String())
 		})
 	}
@@ -74,10 +74,10 @@ func migrateTarget(t *testing.T, kind testdb.Kind) (*gorm.DB, string) {
 }
 
 func TestMigrateCommandErrors(t *testing.T) {
-	err := run(context.Background(), []string{"migrate", "-config", "x.yaml", "now"}, &bytes.Buffer{}, nil)
+	err := dispatch(context.Background(), []string{"migrate", "-config", "x.yaml", "now"}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, `migrate: unexpected argument "now"`)
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("database: {driver: oracle}\n"), 0o600))
-	err = run(context.Background(), []string{"migrate", "-config", cfg}, &bytes.Buffer{}, nil)
-	assert.ErrorContains(t, err, `database.driver must be sqlite, postgres or mysql, not "oracle"`)
+	err = dispatch(context.Background(), []string{"migrate", "-config", cfg}, &bytes.Buffer{})
+	assert.ErrorContains(t, err, `database.driver must be sqlite, postgres, mysql, not "oracle"`)
 }

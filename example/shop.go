@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,10 +42,13 @@ import (
 // under BasePath.
 const shopPrefix = "/shop"
 
-// Shop order states.
+// Shop order states. An order is CLOSED when its charge closed unpaid
+// (the cashier's Close, the close API, or expiry): it cannot be paid any
+// more, and the order page offers the same purchase under a new number.
 const (
 	orderUnpaid = "UNPAID"
 	orderPaid   = "PAID"
+	orderClosed = "CLOSED"
 )
 
 //go:embed templates/*.html
@@ -81,6 +85,7 @@ var catalog = []product{
 	{ID: "tea", Name: "Longjing green tea, 250 g", Blurb: "Spring harvest from the hills of Hangzhou.", Price: 12800},
 	{ID: "mug", Name: "Celadon tea mug", Blurb: "Hand-glazed, 300 ml, dishwasher safe.", Price: 3990},
 	{ID: "sample", Name: "Sample sachet", Blurb: "One fen: the cheapest way to try a real channel.", Price: 1},
+	{ID: "garden", Name: "Tea garden, 50 mu", Blurb: "The largest amount one charge can carry.", Price: 100_000_000_000},
 }
 
 func findProduct(id string) (product, bool) {
@@ -129,7 +134,7 @@ type shop struct {
 }
 
 func newShop(log *slog.Logger, publicURL string) *shop {
-	funcs := template.FuncMap{"yuan": yuan, "when": when}
+	funcs := template.FuncMap{"yuan": yuan, "plainYuan": plainYuan, "when": when}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"products", "order", "redirect", "admin", "error"} {
 		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).
@@ -138,9 +143,10 @@ func newShop(log *slog.Logger, publicURL string) *shop {
 	return &shop{log: log, publicURL: publicURL, pages: pages, favicon: faviconPNG()}
 }
 
-// hooks returns the shop's hooks. OnPaid and OnRefund mark its order paid
-// and record the refunded amount in the pay center's transaction (ev.Tx),
-// so the shop's order and the pay center's charge can never disagree.
+// hooks returns the shop's hooks. OnPaid, OnClosed and OnRefund mark its
+// order paid or closed and record the refunded amount in the pay center's
+// transaction (ev.Tx), so the shop's order and the pay center's charge can
+// never disagree.
 // AfterPaid and AfterRefund run after the commit, from the pay center's
 // outbox (they are the "hooks" deliveries of the admin page): the slow,
 // retryable work, here a simulated e-mail.
@@ -178,6 +184,12 @@ func (s *shop) hooks() []hooks.Hook {
 				Where("no = ? AND status = ?", ev.Charge.OutTradeNo, orderUnpaid).
 				Updates(map[string]any{"status": orderPaid, "paid_at": paidAt, "updated_at": time.Now().UTC()}).Error
 		}),
+		hooks.OnClosedFunc(func(ctx context.Context, ev *hooks.Closed) error {
+			if ev.Charge.AppID != s.app.ID {
+				return nil
+			}
+			return s.closeOrder(ev.Tx.WithContext(ctx), ev.Charge.OutTradeNo)
+		}),
 		hooks.OnRefundFunc(func(ctx context.Context, ev *hooks.Refunded) error {
 			if ev.Charge.AppID != s.app.ID || ev.Refund.Status != models.RefundSucceeded {
 				return nil
@@ -205,22 +217,44 @@ func (s *shop) attach(ctx context.Context, pc *paycenter.PayCenter, apiBase stri
 	return nil
 }
 
-// register adds the shop's routes: /shop/... and a redirect from /.
+// register adds the shop's routes: /shop/... and a redirect from /. Its
+// POSTs refuse cross-site requests (see sameOrigin).
 func (s *shop) register(r *gin.Engine) {
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, shopPrefix+"/") })
 	r.GET("/favicon.ico", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=86400")
 		c.Data(http.StatusOK, "image/png", s.favicon)
 	})
-	g := r.Group(shopPrefix)
+	g := r.Group(shopPrefix, s.sameOrigin(http.NewCrossOriginProtection()))
 	g.GET("/", s.products)
 	g.POST("/buy", s.buy)
 	g.GET("/orders/:no", s.order)
 	g.GET("/orders/:no/status", s.status)
 	g.POST("/orders/:no/pay", s.repay)
+	g.POST("/orders/:no/again", s.again)
 	g.POST("/orders/:no/refund", s.refund)
 	g.GET("/admin", s.admin)
 	g.POST("/webhook", s.webhook)
+}
+
+// sameOrigin refuses a cross-site POST (a page elsewhere submitting a
+// refund form to the shop) with 403, by the browser's Sec-Fetch-Site and
+// Origin headers (net/http's CrossOriginProtection). The shop sets no
+// cookies, but the example can run with real credentials, and its forms
+// move money. Requests with neither header (curl, the pay center's
+// webhooks) are not from a browser and pass.
+func (s *shop) sameOrigin(cop *http.CrossOriginProtection) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := cop.Check(c.Request); err != nil {
+			s.log.Warn("shop: cross-site request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
+				"origin", c.GetHeader("Origin"), "secFetchSite", c.GetHeader("Sec-Fetch-Site"))
+			s.fail(c, http.StatusForbidden, "Cross-site request refused",
+				errors.New("this form was submitted from another site; the shop accepts its own forms only"))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
 }
 
 func (s *shop) render(c *gin.Context, status int, page string, data gin.H) {
@@ -256,12 +290,32 @@ func (s *shop) buy(c *gin.Context) {
 		s.fail(c, http.StatusBadRequest, "Unknown product or channel", errors.New("choose a product and a payment channel on the shop page"))
 		return
 	}
+	s.newOrder(c, p, ch)
+}
+
+// newOrder saves a new order of p on channel ch and starts its payment.
+func (s *shop) newOrder(c *gin.Context, p product, ch string) {
 	o := &shopOrder{No: newOrderNo(), Product: p.ID, Subject: p.Name, Amount: p.Price, Channel: ch, Status: orderUnpaid}
 	if err := s.db.WithContext(c.Request.Context()).Create(o).Error; err != nil {
 		s.fail(c, http.StatusInternalServerError, "Could not save the order", err)
 		return
 	}
 	s.pay(c, o)
+}
+
+// again starts the purchase of an unpaid or closed order over, under a new
+// order number (a closed charge's number can never be paid again).
+func (s *shop) again(c *gin.Context) {
+	o, ok := s.load(c)
+	if !ok {
+		return
+	}
+	p, found := findProduct(o.Product)
+	if o.Status == orderPaid || !found {
+		c.Redirect(http.StatusSeeOther, orderPath(o.No))
+		return
+	}
+	s.newOrder(c, p, o.Channel)
 }
 
 // repay asks for the order's charge again: the create is idempotent, so
@@ -316,7 +370,38 @@ func (s *shop) pay(c *gin.Context, o *shopOrder) {
 	default:
 		err = fmt.Errorf("channel %s is not offered by the shop", o.Channel)
 	}
+	if s.closedAtPayCenter(c, o, err) {
+		c.Redirect(http.StatusSeeOther, orderPath(o.No)+"?"+url.Values{"error": {
+			"This order's charge is closed and can no longer be paid: order again for a new order number."}}.Encode())
+		return
+	}
 	s.fail(c, http.StatusBadGateway, "Payment could not start", err)
+}
+
+// closedAtPayCenter reports whether err says that o's charge is closed or
+// expired (20003, 20006) and the pay center confirms it; the order is then
+// closed too (the OnClosed hook normally did that already).
+func (s *shop) closedAtPayCenter(c *gin.Context, o *shopOrder, err error) bool {
+	var pe *client.Error
+	if !errors.As(err, &pe) || (pe.Code != client.CodeOrderExists && pe.Code != client.CodeOrderClosed) {
+		return false
+	}
+	ctx := c.Request.Context()
+	pr, qerr := s.client.GetPayResult(ctx, client.Channel(o.Channel), o.No)
+	if qerr != nil || pr.HasPay || (pr.Status != client.StatusClosed && pe.Code != client.CodeOrderClosed) {
+		return false
+	}
+	if cerr := s.closeOrder(s.db.WithContext(ctx), o.No); cerr != nil {
+		s.log.Error("shop: close order", "order", o.No, "err", cerr)
+		return false
+	}
+	return true
+}
+
+// closeOrder marks an unpaid order closed.
+func (s *shop) closeOrder(db *gorm.DB, no string) error {
+	return db.Model(&shopOrder{}).Where("no = ? AND status = ?", no, orderUnpaid).
+		Updates(map[string]any{"status": orderClosed, "updated_at": time.Now().UTC()}).Error
 }
 
 func (s *shop) load(c *gin.Context) (*shopOrder, bool) {
@@ -338,18 +423,25 @@ type orderView struct {
 	Status      string `json:"status"`
 	StatusText  string `json:"statusText"`
 	Paid        bool   `json:"paid"`
+	Closed      bool   `json:"closed"`
 	RefundedFee int64  `json:"refundedFee"`
 	Refunded    string `json:"refunded"`
 	Refundable  string `json:"refundable"`
-	CanRefund   bool   `json:"canRefund"`
-	PaidAt      string `json:"paidAt"`
-	ReceiptSent string `json:"receiptSent"` // when the AfterPaid hook sent it; "" not yet
+	// RefundableValue is Refundable without separators, for the form.
+	RefundableValue string `json:"refundableValue"`
+	CanRefund       bool   `json:"canRefund"`
+	PaidAt          string `json:"paidAt"`
+	ReceiptSent     string `json:"receiptSent"` // when the AfterPaid hook sent it; "" not yet
 }
 
 func viewOf(o *shopOrder) orderView {
 	v := orderView{Status: o.Status, StatusText: "Awaiting payment", RefundedFee: o.RefundedFee,
 		Refunded: yuan(o.RefundedFee), Refundable: yuan(o.Amount - o.RefundedFee),
-		PaidAt: when(o.PaidAt), ReceiptSent: when(o.ReceiptSentAt)}
+		RefundableValue: plainYuan(o.Amount - o.RefundedFee),
+		PaidAt:          when(o.PaidAt), ReceiptSent: when(o.ReceiptSentAt)}
+	if o.Status == orderClosed {
+		v.Closed, v.StatusText = true, "Closed unpaid"
+	}
 	if o.Status == orderPaid {
 		v.Paid, v.StatusText = true, "Paid"
 		v.CanRefund = o.RefundedFee < o.Amount
@@ -388,7 +480,7 @@ func (s *shop) order(c *gin.Context) {
 // status is the order page's live status (JSON). While the order is
 // unpaid it first asks the pay center's pay-result, which on a real
 // channel queries the channel and applies a payment found there (through
-// the same OnPaid hook).
+// the same OnPaid hook), and tells whether the charge has closed.
 func (s *shop) status(c *gin.Context) {
 	ctx := c.Request.Context()
 	var o shopOrder
@@ -397,7 +489,12 @@ func (s *shop) status(c *gin.Context) {
 		return
 	}
 	if o.Status == orderUnpaid {
-		if pr, err := s.client.GetPayResult(ctx, client.Channel(o.Channel), o.No); err == nil && pr.HasPay {
+		pr, err := s.client.GetPayResult(ctx, client.Channel(o.Channel), o.No)
+		if err == nil && !pr.HasPay && pr.Status == client.StatusClosed {
+			// OnClosed normally did it; an order older than the hook did not.
+			err = s.closeOrder(s.db.WithContext(ctx), o.No)
+		}
+		if err == nil && pr.Status != client.StatusCreated {
 			if err := s.db.WithContext(ctx).Where("no = ?", o.No).Take(&o).Error; err != nil {
 				c.JSON(http.StatusInternalServerError, gin.H{"error": "could not read the order"})
 				return
@@ -495,7 +592,7 @@ func (s *shop) admin(c *gin.Context) {
 		fresh = fresh || (d.Status == models.DeliveryPending && d.Attempts == 0)
 	}
 	s.render(c, http.StatusOK, "admin", gin.H{"Title": "Admin", "Charges": charges, "Refunds": refunds,
-		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t})
+		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t, "Wide": true})
 }
 
 // deliveryRow is an outbox entry with its charge's order number.
@@ -545,8 +642,24 @@ func randomDigits(n int) string {
 	return string(b)
 }
 
-// yuan formats fen as yuan with integer math: 12800 → "128.00".
+// yuan formats fen as yuan with thousands separators, with integer math:
+// 100000000000 → "1,000,000,000.00".
 func yuan(fen int64) string {
+	plain := plainYuan(fen)
+	sign := ""
+	if plain[0] == '-' {
+		sign, plain = "-", plain[1:]
+	}
+	whole, frac, _ := strings.Cut(plain, ".")
+	for i := len(whole) - 3; i > 0; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	return sign + whole + "." + frac
+}
+
+// plainYuan formats fen as yuan without separators (for form values):
+// 12800 → "128.00".
+func plainYuan(fen int64) string {
 	sign := ""
 	if fen < 0 {
 		sign, fen = "-", -fen
@@ -554,21 +667,25 @@ func yuan(fen int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
 }
 
-// parseYuan parses an amount in yuan ("3", "3.5", "3.50") into fen without
-// floating point.
+// yuanRE is an amount in yuan: digits, or digits grouped by commas in
+// threes, and at most two decimals.
+var yuanRE = regexp.MustCompile(`^([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]{1,2})?$`)
+
+// maxFen is the largest amount the pay center accepts (totalFee).
+const maxFen = 100_000_000_000
+
+// parseYuan parses an amount in yuan ("3", "3.5", "3.50", "1,280.00") into
+// fen without floating point.
 func parseYuan(s string) (int64, error) {
 	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "¥"))
-	whole, frac, hasDot := strings.Cut(s, ".")
-	bad := fmt.Errorf("amount %q is not a yuan amount like 3.50", s)
-	if whole == "" || len(whole) > 9 || (hasDot && (frac == "" || len(frac) > 2)) {
-		return 0, bad
+	if !yuanRE.MatchString(s) {
+		return 0, fmt.Errorf("amount %q is not a yuan amount like 3.50", s)
 	}
-	for _, r := range whole + frac {
-		if r < '0' || r > '9' {
-			return 0, bad
-		}
+	whole, frac, _ := strings.Cut(strings.ReplaceAll(s, ",", ""), ".")
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > maxFen/100 {
+		return 0, fmt.Errorf("amount %q is more than ¥%s", s, yuan(maxFen))
 	}
-	w, _ := strconv.ParseInt(whole, 10, 64)
 	f := int64(0)
 	if frac != "" {
 		f, _ = strconv.ParseInt(frac, 10, 64)
@@ -579,6 +696,9 @@ func parseYuan(s string) (int64, error) {
 	fen := w*100 + f
 	if fen <= 0 {
 		return 0, errors.New("the amount must be more than zero")
+	}
+	if fen > maxFen {
+		return 0, fmt.Errorf("amount %q is more than ¥%s", s, yuan(maxFen))
 	}
 	return fen, nil
 }
@@ -611,17 +731,17 @@ func serverIP(c *gin.Context) string {
 }
 
 // dialAddr turns a listening address into one the shop can call: an
-// unspecified IP (0.0.0.0, ::) becomes loopback.
-func dialAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
+// unspecified host ("", 0.0.0.0, ::) becomes loopback.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return a.String()
+		return addr
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if ip.To4() != nil {
-			host = "127.0.0.1"
-		} else {
+	if isUnspecified(host) {
+		if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
 			host = "::1"
+		} else {
+			host = "127.0.0.1"
 		}
 	}
 	return net.JoinHostPort(host, port)

@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/gopaycenter/paycenter/channels/sandbox"
 	"github.com/gopaycenter/paycenter/internal/core"
@@ -25,7 +27,7 @@ func (h *handler) cashier(c *gin.Context) {
 	}
 	data := map[string]any{
 		"Charge":  ch,
-		"Amount":  sandbox.Yuan(ch.TotalFee),
+		"Amount":  yuanPrinter.Sprintf("%d.%02d", ch.TotalFee/100, ch.TotalFee%100),
 		"PayPath": h.svc.Path("/sandbox/pay"),
 		"Message": cashierMessages[c.Query("done")],
 		"Paid":    ch.Status == models.ChargePaid,
@@ -39,6 +41,9 @@ func (h *handler) cashier(c *gin.Context) {
 		h.logger(c).Error("paycenter: render sandbox cashier", "err", err)
 	}
 }
+
+// yuanPrinter groups thousands in the cashier's amount (¥1,000,000,000.00).
+var yuanPrinter = message.NewPrinter(language.English)
 
 // cashierMessages say what the last button did (?done=...). Fixed texts: the
 // page never shows text taken from the request.
@@ -93,11 +98,12 @@ var cashierTmpl = template.Must(template.New("cashier").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox cashier · {{.Charge.OutTradeNo}}</title>
 <style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;padding:2rem}
-main{max-width:28rem;margin:auto;background:#fff;border-radius:12px;padding:1.5rem 2rem;box-shadow:0 2px 12px #0001}
-h1{font-size:1.1rem;color:#555;margin:0 0 1rem}.amount{font-size:2.2rem;font-weight:600;margin:.5rem 0}
-dl{display:grid;grid-template-columns:auto 1fr;gap:.3rem 1rem;color:#333}dt{color:#888}
-.buttons{display:flex;gap:.5rem;margin-top:1.5rem}button{flex:1;padding:.7rem;border:0;border-radius:8px;font-size:1rem;cursor:pointer}
+*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;padding:2rem 1rem}
+main{max-width:28rem;margin:auto;background:#fff;border-radius:12px;padding:1.5rem;box-shadow:0 2px 12px #0001}
+h1{font-size:1.1rem;color:#555;margin:0 0 1rem}.amount{font-size:clamp(1.4rem,7vw,2.2rem);font-weight:600;margin:.5rem 0;overflow-wrap:anywhere}
+dl{display:grid;grid-template-columns:auto minmax(0,1fr);gap:.3rem 1rem;color:#333}dt{color:#888}dd{margin:0;overflow-wrap:anywhere}
+.buttons{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:1.5rem}button{flex:1;padding:.7rem;border:0;border-radius:8px;font-size:1rem;cursor:pointer}
 .pay{background:#1aad19;color:#fff}.fail{background:#e9a100;color:#fff}.close{background:#ccc}
 .msg{background:#fff4e5;border-radius:8px;padding:.6rem;margin-top:1rem}.status{font-weight:600}
 </style></head><body><main>

@@ -270,6 +270,15 @@ type Delivery struct {
 	UpdatedAt     time.Time
 }
 
+// Setting is one named value the pay center keeps for itself, such as the
+// generated development app's key and secret (so they survive restarts).
+// Name is unique: concurrent writers insert-or-read, never overwrite.
+type Setting struct {
+	Name      string `gorm:"primaryKey;size:64"`
+	Value     string `gorm:"type:text;not null"`
+	UpdatedAt time.Time
+}
+
 // Tables names the pay center's tables for one prefix.
 type Tables struct {
 	Charges       string
@@ -278,6 +287,7 @@ type Tables struct {
 	Notifications string
 	Deliveries    string
 	Discrepancies string
+	Settings      string
 }
 
 // NewTables returns the table names for prefix (e.g. "pay_").
@@ -289,5 +299,6 @@ func NewTables(prefix string) Tables {
 		Notifications: prefix + "notifications",
 		Deliveries:    prefix + "deliveries",
 		Discrepancies: prefix + "discrepancies",
+		Settings:      prefix + "settings",
 	}
 }

@@ -132,14 +132,14 @@ func TestBillRoundTrip(t *testing.T) {
 			}
 			ref := func(no, refundNo, name string, fen int64, when time.Time) channels.BillRow {
 				return channels.BillRow{Kind: channels.BillRefund, OutTradeNo: no, OutRefundNo: refundNo, TransactionID: tx(no),
-					Amount: fen, Time: when, Status: "退款", MchID: fake.Keys.SellerID, Attach: "appId=11", ProductName: name}
+					Amount: fen, Time: when, Status: "退款", MchID: fake.Keys.SellerID, Attach: "appId=11&marker=m" + no, ProductName: name}
 			}
 			want := []channels.BillRow{
-				pay("B-MIN", tea, 1, at(0, 0, 0), "appId=11"),
-				pay("B-MAX", "大额订单", 123456789, at(9, 30, 0), "appId=11"),
-				pay("B-REF", `礼盒, 含"双"引号`, 10000, at(10, 0, 0), "appId=11"),
-				pay("B-HAND", "茶具", 5000, at(11, 0, 0), "appId=11"),
-				pay("B-DIFF", "茶叶", 1999, at(12, 0, 0), "appId=11"),
+				pay("B-MIN", tea, 1, at(0, 0, 0), "appId=11&marker=mB-MIN"),
+				pay("B-MAX", "大额订单", 123456789, at(9, 30, 0), "appId=11&marker=mB-MAX"),
+				pay("B-REF", `礼盒, 含"双"引号`, 10000, at(10, 0, 0), "appId=11&marker=mB-REF"),
+				pay("B-HAND", "茶具", 5000, at(11, 0, 0), "appId=11&marker=mB-HAND"),
+				pay("B-DIFF", "茶叶", 1999, at(12, 0, 0), "appId=11&marker=mB-DIFF"),
 				ref("B-REF", "R-PART", `礼盒, 含"双"引号`, 3000, at(13, 0, 0)),
 				ref("B-HAND", hand, "茶具", 500, at(14, 0, 0)),
 				pay("FOREIGN-1", "别人的订单", 888, at(15, 0, 0), ""),

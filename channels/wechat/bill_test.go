@@ -36,7 +36,8 @@ func assertNoBillFiles(t *testing.T, dir string) {
 func sell(t *testing.T, srv *wechattest.Server, ch *wechat.Channel, no, subject, attach string, fee int64, at time.Time) {
 	t.Helper()
 	req := createReq(channels.WxNative, no, fee)
-	req.Subject, req.Attach = subject, attach
+	// attach carries the marker: the bill echoes whatever was sent.
+	req.Subject, req.Marker = subject, attach
 	if _, err := ch.Create(context.Background(), req); err != nil {
 		t.Fatalf("Create %s: %v", no, err)
 	}

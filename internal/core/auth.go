@@ -58,11 +58,19 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 		if ts, err = strconv.ParseInt(p["timestamp"], 10, 64); err != nil || ts <= 0 {
 			return nil, invalid("timestamp", "must be a time in milliseconds since the epoch")
 		}
+		if err := notSeconds("timestamp", ts); err != nil {
+			return nil, err
+		}
 	}
 	if raw, ok := p["expires"]; ok {
 		var err error
 		if expires, err = strconv.ParseInt(raw, 10, 64); err != nil || expires < 0 {
 			return nil, invalid("expires", "must be a non-negative number of milliseconds")
+		}
+		// A validity under a second cannot survive clock skew and transit;
+		// such a value is a number of seconds sent by mistake.
+		if expires > 0 && expires < 1000 {
+			return nil, invalid("expires", "must be milliseconds; %d looks like seconds (%d s is %d ms)", expires, expires, expires*1000)
 		}
 		expires = min(expires, MaxExpires)
 	}
@@ -84,7 +92,7 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 		want, rule = sign.V2(base, e.Secret), "v2: HMAC-SHA256 with the secret of the URL-encoded METHOD + path + sorted name=value pairs"
 	}
 	if !sign.Equal(got, want) {
-		return nil, newErr(CodeBadSign, "sign does not match the request (signature %s)", rule)
+		return nil, s.badSign(ctx, &e.App, base, rule, v2)
 	}
 	now := s.utcNow()
 	if hasTS {

@@ -126,6 +126,9 @@ func (p *CreateChargeParams) normalize(app *App) error {
 	if p.Created < 0 {
 		return invalid("created", "must be a time in milliseconds since the epoch")
 	}
+	if err := notSeconds("created", p.Created); err != nil {
+		return err
+	}
 	if p.TimeExpire == 0 {
 		p.TimeExpire = DefaultTimeExpire
 	} else if p.TimeExpire < MinTimeExpire || p.TimeExpire > MaxTimeExpire {

@@ -42,6 +42,11 @@ type App struct {
 	// Channels are this app's own channel accounts; for the codes they
 	// serve they override the pay center's Config.Channels.
 	Channels []channels.Channel
+	// Development marks an app used for development: a request whose sign
+	// does not match is told which string the server signed (the base
+	// string, never the secret), as every app is in sandbox mode. The
+	// generated development app has it. Default false.
+	Development bool
 }
 
 // Options configure a Service. The root package fills every field.

@@ -29,6 +29,7 @@ func Tables(t models.Tables) []Table {
 		{t.Notifications, &models.Notification{}},
 		{t.Deliveries, &models.Delivery{}},
 		{t.Discrepancies, &models.Discrepancy{}},
+		{t.Settings, &models.Setting{}},
 	}
 }
 
