@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,7 +116,7 @@ func TestGoClientFlow(t *testing.T) {
 	_, err = e.client.Refund(ctx, "jsapi00000001", "ref1", 101)
 	var ce *client.Error
 	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, client.CodeOverThreshold, ce.Code)
+	assert.Equal(t, paytype.CodeOverLimit, ce.Code)
 	assert.NotZero(t, ce.RequestID)
 }
 
@@ -152,7 +153,7 @@ func TestErrorCodes(t *testing.T) {
 		name, method, path string
 		params             map[string]string
 		secret             string
-		code               int
+		code               paycenter.Code
 		msg                string
 	}{
 		{"GET on create", "GET", "/api/charges", create, testSecret, 10002, "method GET"},
@@ -196,7 +197,7 @@ func TestErrorCodes(t *testing.T) {
 		{"close a paid charge", "POST", "/api/charges/close", map[string]string{"channel": "WX_NATIVE", "outTradeNo": "paid00000001"}, testSecret, 20003, "is paid"},
 		{"refund unpaid", "POST", "/api/refunds", map[string]string{"outTradeNo": "unpaid000001", "outRefundNo": "r2", "refundFee": "1"}, testSecret, 20005, "not paid"},
 	}
-	seen := map[int]bool{}
+	seen := map[paycenter.Code]bool{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(c.method, c.path, c.params, c.secret)
@@ -210,7 +211,7 @@ func TestErrorCodes(t *testing.T) {
 			seen[r.ErrorCode] = true
 		})
 	}
-	for _, code := range []int{10002, 10003, 10004, 10005, 10006, 10007, 10008, 10009, 20003, 20005} {
+	for _, code := range []paycenter.Code{10002, 10003, 10004, 10005, 10006, 10007, 10008, 10009, 20003, 20005} {
 		assert.True(t, seen[code], "error code %d not reached", code)
 	}
 	// Nothing was created by the refused requests.
@@ -226,7 +227,7 @@ func TestChannelNotConfigured(t *testing.T) {
 	})
 	assert.False(t, e.pc.SandboxEnabled(), "a real channel turns the automatic sandbox off")
 	r := e.do(http.MethodPost, "/api/charges", chargeParams(channels.AliWeb, "ali000000001", 100), testSecret)
-	assert.Equal(t, 20001, r.ErrorCode)
+	assert.Equal(t, paycenter.CodeNoChannel, r.ErrorCode)
 	assert.Contains(t, r.ErrorMsg, "channel ALI_WEB is not configured")
 	r = e.do(http.MethodPost, "/api/charges", chargeParams(channels.WxNative, "wx0000000001", 100), testSecret)
 	require.Zero(t, r.ErrorCode, r.ErrorMsg)

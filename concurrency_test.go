@@ -85,7 +85,7 @@ func createParams(ch channels.Code, no string, fee int64) paycenter.CreateCharge
 		Subject: "race", Body: "race", Created: 1508401409765, Attach: "no=" + no}
 }
 
-func code(err error) int {
+func code(err error) paycenter.Code {
 	var pe *paycenter.Error
 	if errors.As(err, &pe) {
 		return pe.Code

@@ -138,7 +138,7 @@ type reply struct {
 	Status         int
 	RequestIDHdr   string
 	RequestID      json.Number                `json:"requestId"`
-	ErrorCode      int                        `json:"errorCode"`
+	ErrorCode      paycenter.Code             `json:"errorCode"`
 	ErrorMsg       string                     `json:"errorMsg"`
 	ResponseParams map[string]json.RawMessage `json:"responseParams"`
 	raw            map[string]json.RawMessage

@@ -220,7 +220,7 @@ func assertGoesOn(t *testing.T, e *env) {
 	assert.EqualValues(t, 50, pr.TotalFee)
 
 	ts := strconv.FormatInt(e.clock.Now().UnixMilli(), 10)
-	for nonce, want := range map[string]int{"old-nonce-0001": paycenter.CodeExpired, "OLD-NONCE-0001": 0, "new-nonce-0001": 0} {
+	for nonce, want := range map[string]paycenter.Code{"old-nonce-0001": paycenter.CodeExpired, "OLD-NONCE-0001": 0, "new-nonce-0001": 0} {
 		r := e.do(http.MethodGet, "/api/charges/pay-result", map[string]string{"channel": "WX_NATIVE",
 			"outTradeNo": "old0000001", "version": "v2", "timestamp": ts, "nonce": nonce}, testSecret)
 		assert.Equal(t, want, r.ErrorCode, "nonce %s: %s", nonce, r.ErrorMsg)

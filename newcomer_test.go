@@ -62,7 +62,7 @@ func TestBadSignShowsBaseString(t *testing.T) {
 	require.Equal(t, "GET/api/charges/pay-resultchannel=WX_NATIVEkey="+testKey+"outTradeNo=base00000001", want)
 
 	r := e.do(http.MethodGet, "/api/charges/pay-result", params, "not-the-secret")
-	require.Equal(t, 10004, r.ErrorCode, r.ErrorMsg)
+	require.Equal(t, paycenter.CodeBadSign, r.ErrorCode, r.ErrorMsg)
 	assert.Contains(t, r.ErrorMsg, `the server signed "`+want+`" + secret (before URL-encoding)`)
 	assert.NotContains(t, r.ErrorMsg, testSecret)
 	assert.Contains(t, log.String(), "requestId="+r.RequestIDHdr)
@@ -73,13 +73,13 @@ func TestBadSignShowsBaseString(t *testing.T) {
 	v2 := map[string]string{"key": "key22", "version": "v2", "timestamp": now, "nonce": "nonce0000001",
 		"channel": "WX_NATIVE", "outTradeNo": "base00000001"}
 	r = e.do(http.MethodGet, "/api/charges/pay-result", v2, "not-secret22")
-	require.Equal(t, 10004, r.ErrorCode, r.ErrorMsg)
+	require.Equal(t, paycenter.CodeBadSign, r.ErrorCode, r.ErrorMsg)
 	assert.Contains(t, r.ErrorMsg, `the server signed "`+sign.BaseString(http.MethodGet, "/api/charges/pay-result", v2)+`" (before URL-encoding)`)
 	assert.NotContains(t, r.ErrorMsg, "secret22")
 
 	// A right signature still works.
 	ok := e.do(http.MethodGet, "/api/charges/pay-result", params, testSecret)
-	assert.Equal(t, 10008, ok.ErrorCode, ok.ErrorMsg)
+	assert.Equal(t, paycenter.CodeNotFound, ok.ErrorCode, ok.ErrorMsg)
 }
 
 // TestBadSignOutsideSandbox: without the sandbox only an app flagged
@@ -94,7 +94,7 @@ func TestBadSignOutsideSandbox(t *testing.T) {
 	params := map[string]string{"channel": "WX_NATIVE", "outTradeNo": "base00000001"}
 
 	r := e.do(http.MethodPost, "/api/charges/pay-result", params, "not-the-secret")
-	require.Equal(t, 10004, r.ErrorCode)
+	require.Equal(t, paycenter.CodeBadSign, r.ErrorCode)
 	assert.Equal(t, "sign does not match the request (signature v1: MD5 of the URL-encoded METHOD + path + sorted name=value pairs + secret)", r.ErrorMsg)
 	base := sign.BaseString(http.MethodPost, "/api/charges/pay-result", map[string]string{"channel": "WX_NATIVE", "outTradeNo": "base00000001", "key": testKey})
 	assert.Contains(t, log.String(), "baseString="+strconv.Quote(base), "logged at debug level whatever the app")
@@ -102,7 +102,7 @@ func TestBadSignOutsideSandbox(t *testing.T) {
 
 	dev := map[string]string{"key": "key33", "channel": "WX_NATIVE", "outTradeNo": "base00000001"}
 	r = e.do(http.MethodPost, "/api/charges/pay-result", dev, "not-secret33")
-	require.Equal(t, 10004, r.ErrorCode)
+	require.Equal(t, paycenter.CodeBadSign, r.ErrorCode)
 	assert.Contains(t, r.ErrorMsg, `the server signed "`+sign.BaseString(http.MethodPost, "/api/charges/pay-result", dev)+`" + secret`)
 	assert.NotContains(t, r.ErrorMsg, "secret33")
 	assert.NotContains(t, log.String(), "secret33")
@@ -138,7 +138,7 @@ func TestTimesInSeconds(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(http.MethodPost, "/api/charges", c.params, testSecret)
-			assert.Equal(t, 10007, r.ErrorCode, r.ErrorMsg)
+			assert.Equal(t, paycenter.CodeInvalid, r.ErrorCode, r.ErrorMsg)
 			assert.Contains(t, r.ErrorMsg, c.msg)
 		})
 	}

@@ -21,55 +21,58 @@ import (
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/core"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
-// App is a merchant application: its key and secret, webhook URL, signature
-// policy, allowed return hosts and optional channel accounts of its own.
-type App = core.App
-
-// Error is the error type of every pay center operation: Code is the
-// document's errorCode (see the Code... constants), Msg the errorMsg. Use
-// errors.As to read it.
-type Error = core.Error
-
-// Parameters and results of the in-process API; they mirror the HTTP API.
+// The types of the API, defined (with their fields' rules) in package
+// paytype and re-exported here for the quick start.
 type (
-	// CreateChargeParams are the parameters of a create (POST /api/charges).
-	CreateChargeParams = core.CreateChargeParams
+	// App is a merchant application; see [paytype.App].
+	App = paytype.App
+	// Error is the error of every operation; see [paytype.Error].
+	Error = paytype.Error
+	// Code is an errorCode; see [paytype.Code].
+	Code = paytype.Code
+	// CreateChargeParams are the parameters of a create.
+	CreateChargeParams = paytype.CreateChargeParams
 	// ChargeResult is the answer to a create.
-	ChargeResult = core.ChargeResult
+	ChargeResult = paytype.ChargeResult
 	// PayResult is the answer of pay-result.
-	PayResult = core.PayResult
-	// RefundParams are the parameters of a refund (POST /api/refunds).
-	RefundParams = core.RefundParams
+	PayResult = paytype.PayResult
+	// RefundParams are the parameters of a refund.
+	RefundParams = paytype.RefundParams
 	// RefundResult is the answer to a refund or a refund result query.
-	RefundResult = core.RefundResult
+	RefundResult = paytype.RefundResult
 	// CloseResult is the answer to a close.
-	CloseResult = core.CloseResult
+	CloseResult = paytype.CloseResult
+	// DeliveryFilter selects outbox entries for Deliveries.
+	DeliveryFilter = paytype.DeliveryFilter
+	// DiscrepancyFilter selects discrepancies for Discrepancies.
+	DiscrepancyFilter = paytype.DiscrepancyFilter
 )
 
-// Error codes: the document's, and our extensions 20004–20006.
+// The error codes, as in package paytype: errors.Is(err, paycenter.CodeExists).
 const (
-	CodeInternal     = core.CodeInternal     // 10001 internal server error
-	CodeMethod       = core.CodeMethod       // 10002 wrong request method
-	CodeInvalidKey   = core.CodeInvalidKey   // 10003 invalid app key
-	CodeBadSign      = core.CodeBadSign      // 10004 signature check failed
-	CodeExpired      = core.CodeExpired      // 10005 request expired or nonce replayed
-	CodeMissing      = core.CodeMissing      // 10006 required parameter missing
-	CodeInvalid      = core.CodeInvalid      // 10007 invalid parameter
-	CodeNotFound     = core.CodeNotFound     // 10008 resource does not exist
-	CodeOverLimit    = core.CodeOverLimit    // 10009 over threshold (refund over the refundable balance)
-	CodeNoChannel    = core.CodeNoChannel    // 20001 channel not supported for the app
-	CodeExists       = core.CodeExists       // 20003 order exists with other parameters, or is paid/closed
-	CodeInProgress   = core.CodeInProgress   // 20004 same outTradeNo/outRefundNo being processed; retry
-	CodeNotPaid      = core.CodeNotPaid      // 20005 the order is not paid
-	CodeClosed       = core.CodeClosed       // 20006 the order is closed or expired
-	CodeWechatOrder  = core.CodeWechatOrder  // 30001 WeChat order failed
-	CodeWechatQuery  = core.CodeWechatQuery  // 30002 WeChat query or close failed
-	CodeWechatRefund = core.CodeWechatRefund // 30003 WeChat refund failed
-	CodeAlipayOrder  = core.CodeAlipayOrder  // 30101 Alipay order failed
-	CodeAlipayQuery  = core.CodeAlipayQuery  // 30102 Alipay query or close failed
-	CodeAlipayRefund = core.CodeAlipayRefund // 30103 Alipay refund failed
+	CodeInternal     = paytype.CodeInternal     // 10001 internal error
+	CodeMethod       = paytype.CodeMethod       // 10002 wrong request method
+	CodeInvalidKey   = paytype.CodeInvalidKey   // 10003 invalid app key
+	CodeBadSign      = paytype.CodeBadSign      // 10004 signature check failed
+	CodeExpired      = paytype.CodeExpired      // 10005 request expired or nonce replayed
+	CodeMissing      = paytype.CodeMissing      // 10006 required parameter missing
+	CodeInvalid      = paytype.CodeInvalid      // 10007 invalid parameter
+	CodeNotFound     = paytype.CodeNotFound     // 10008 resource does not exist
+	CodeOverLimit    = paytype.CodeOverLimit    // 10009 refund over the refundable balance
+	CodeNoChannel    = paytype.CodeNoChannel    // 20001 channel not configured for the app
+	CodeExists       = paytype.CodeExists       // 20003 order exists with other parameters, or is paid/closed
+	CodeInProgress   = paytype.CodeInProgress   // 20004 same outTradeNo/outRefundNo being processed; retry
+	CodeNotPaid      = paytype.CodeNotPaid      // 20005 the order is not paid
+	CodeClosed       = paytype.CodeClosed       // 20006 the order expired unpaid
+	CodeWechatOrder  = paytype.CodeWechatOrder  // 30001 WeChat Pay order failed
+	CodeWechatQuery  = paytype.CodeWechatQuery  // 30002 WeChat Pay query or close failed
+	CodeWechatRefund = paytype.CodeWechatRefund // 30003 WeChat Pay refund failed
+	CodeAlipayOrder  = paytype.CodeAlipayOrder  // 30101 Alipay order failed
+	CodeAlipayQuery  = paytype.CodeAlipayQuery  // 30102 Alipay query or close failed
+	CodeAlipayRefund = paytype.CodeAlipayRefund // 30103 Alipay refund failed
 )
 
 var tablePrefixRE = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
@@ -221,15 +224,9 @@ func (pc *PayCenter) Deliveries(ctx context.Context, f DeliveryFilter) ([]models
 	return pc.svc.Deliveries(ctx, f)
 }
 
-// DeliveryFilter selects outbox entries for Deliveries.
-type DeliveryFilter = core.DeliveryFilter
-
 // Redeliver makes an outbox entry due now, whatever its state: a dead or
 // delivered webhook is sent again with the same event id.
 func (pc *PayCenter) Redeliver(ctx context.Context, id int64) error { return pc.svc.Redeliver(ctx, id) }
-
-// DiscrepancyFilter selects discrepancies for Discrepancies.
-type DiscrepancyFilter = core.DiscrepancyFilter
 
 // Discrepancies lists what the channels reported that the pay center did
 // not apply because it does not match its records (another amount,

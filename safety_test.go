@@ -278,7 +278,7 @@ func TestSharedAccountRace(t *testing.T) {
 					if err == nil {
 						apps[[]string{testAppID, "22"}[i%2]] = true
 					} else {
-						assert.Contains(t, []int{paycenter.CodeExists, paycenter.CodeInProgress}, code(err), "%v", err)
+						assert.Contains(t, []paycenter.Code{paycenter.CodeExists, paycenter.CodeInProgress}, code(err), "%v", err)
 					}
 				}
 				assert.Len(t, apps, 1, "one app owns the number")

@@ -155,7 +155,7 @@ func (c *Client) AliWapPay(ctx context.Context, outTradeNo string, totalFee int6
 
 // GetPayResult asks whether a charge is paid (GET /api/charges/pay-result).
 // An unknown order, or one of another channel, is an [*Error] with
-// [CodeNotFound].
+// [paytype.CodeNotFound].
 func (c *Client) GetPayResult(ctx context.Context, channel Channel, outTradeNo string) (*PayResult, error) {
 	q := url.Values{}
 	q.Set("channel", string(channel))
@@ -171,7 +171,7 @@ func (c *Client) GetPayResult(ctx context.Context, channel Channel, outTradeNo s
 
 // Close closes an unpaid charge at the channel and in the pay center (POST
 // /api/charges/close, extension). Closing a paid charge is an [*Error] with
-// [CodeOrderExists].
+// [paytype.CodeExists].
 func (c *Client) Close(ctx context.Context, channel Channel, outTradeNo string) error {
 	f := url.Values{}
 	f.Set("channel", string(channel))

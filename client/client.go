@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 	"net/url"
@@ -257,7 +258,7 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	}
 	if env.ErrorCode != nil {
 		return env.RequestID, &Error{
-			Code:       *env.ErrorCode,
+			Code:       paytype.Code(*env.ErrorCode),
 			Msg:        env.ErrorMsg,
 			RequestID:  env.RequestID,
 			HTTPStatus: resp.StatusCode,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -441,11 +442,11 @@ func TestErrorEnvelope(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("error %v (%T) is not a *client.Error", err, err)
 	}
-	if pe.Code != CodeOrderExists || pe.RequestID != 1508401467999 || pe.HTTPStatus != 200 ||
+	if pe.Code != paytype.CodeExists || pe.RequestID != 1508401467999 || pe.HTTPStatus != 200 ||
 		pe.Msg != "outTradeNo test903289329 exists with a different totalFee" {
 		t.Errorf("Error = %+v", pe)
 	}
-	if !IsCode(err, CodeOrderExists) || IsCode(err, CodeNotFound) || IsCode(errors.New("x"), CodeOrderExists) {
+	if !IsCode(err, paytype.CodeExists) || IsCode(err, paytype.CodeNotFound) || IsCode(errors.New("x"), paytype.CodeExists) {
 		t.Error("IsCode disagrees with the error")
 	}
 	if !strings.Contains(err.Error(), "20003") || !strings.Contains(err.Error(), "1508401467999") {
@@ -455,16 +456,16 @@ func TestErrorEnvelope(t *testing.T) {
 		t.Error("error text contains the secret")
 	}
 	// The other methods report errors the same way.
-	if _, err := c.GetPayResult(context.Background(), WxNative, "x"); !IsCode(err, CodeOrderExists) {
+	if _, err := c.GetPayResult(context.Background(), WxNative, "x"); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("GetPayResult error = %v", err)
 	}
-	if _, err := c.Refund(context.Background(), "x", "y", 1); !IsCode(err, CodeOrderExists) {
+	if _, err := c.Refund(context.Background(), "x", "y", 1); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("Refund error = %v", err)
 	}
-	if _, err := c.RefundResult(context.Background(), "y"); !IsCode(err, CodeOrderExists) {
+	if _, err := c.RefundResult(context.Background(), "y"); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("RefundResult error = %v", err)
 	}
-	if err := c.Close(context.Background(), WxNative, "x"); !IsCode(err, CodeOrderExists) {
+	if err := c.Close(context.Background(), WxNative, "x"); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("Close error = %v", err)
 	}
 }

@@ -67,7 +67,7 @@
 //
 // The client does not retry. Charge creation is idempotent on outTradeNo
 // and refunds on outRefundNo, so a caller may safely repeat a request with
-// the same numbers and parameters after a timeout or a [CodeInProgress]
+// the same numbers and parameters after a timeout or a [paytype.CodeInProgress]
 // answer.
 //
 // # Errors

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,7 +83,7 @@ func ExampleError() {
 	_, err := c.Refund(context.Background(), "7965470787672540", "ref1", 100)
 	var pe *client.Error
 	if errors.As(err, &pe) {
-		fmt.Println(pe.Code == client.CodeNotFound, pe.Code, pe.Msg, pe.RequestID)
+		fmt.Println(errors.Is(err, paytype.CodeNotFound), int(pe.Code), pe.Msg, pe.RequestID)
 	}
 	// Output: true 10008 no charge with outTradeNo 7965470787672540 1508401467147
 }

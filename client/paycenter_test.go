@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"log/slog"
 	"net/http"
@@ -124,7 +125,7 @@ func TestAgainstPayCenter(t *testing.T) {
 				t.Fatalf("refund: %+v, %v", rr, err)
 			}
 			_, err = c.Refund(ctx, no, "ref9", 1)
-			if !client.IsCode(err, client.CodeOverThreshold) {
+			if !client.IsCode(err, paytype.CodeOverLimit) {
 				t.Fatalf("refund over the balance: %v", err)
 			}
 		})

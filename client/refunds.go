@@ -46,7 +46,7 @@ func (c *Client) Refund(ctx context.Context, outTradeNo, outRefundNo string, ref
 }
 
 // RefundResult returns the state of a refund (GET /api/refunds/result,
-// extension). An unknown outRefundNo is an [*Error] with [CodeNotFound].
+// extension). An unknown outRefundNo is an [*Error] with [paytype.CodeNotFound].
 func (c *Client) RefundResult(ctx context.Context, outRefundNo string) (*RefundResult, error) {
 	q := url.Values{}
 	q.Set("outRefundNo", outRefundNo)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"html/template"
 	"image"
 	"image/color"
@@ -383,12 +384,12 @@ func (s *shop) pay(c *gin.Context, o *shopOrder) {
 // closed too (the OnClosed hook normally did that already).
 func (s *shop) closedAtPayCenter(c *gin.Context, o *shopOrder, err error) bool {
 	var pe *client.Error
-	if !errors.As(err, &pe) || (pe.Code != client.CodeOrderExists && pe.Code != client.CodeOrderClosed) {
+	if !errors.As(err, &pe) || (pe.Code != paytype.CodeExists && pe.Code != paytype.CodeClosed) {
 		return false
 	}
 	ctx := c.Request.Context()
 	pr, qerr := s.client.GetPayResult(ctx, client.Channel(o.Channel), o.No)
-	if qerr != nil || pr.HasPay || (pr.Status != client.StatusClosed && pe.Code != client.CodeOrderClosed) {
+	if qerr != nil || pr.HasPay || (pr.Status != client.StatusClosed && pe.Code != paytype.CodeClosed) {
 		return false
 	}
 	if cerr := s.closeOrder(s.db.WithContext(ctx), o.No); cerr != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/gopaycenter/paycenter/paytype"
 	"net"
 	"net/http"
 	"os"
@@ -86,7 +87,7 @@ func TestDevAppAcrossRestarts(t *testing.T) {
 	_, err := c.GetPayResult(context.Background(), client.WxNative, "restart00001")
 	var pe *client.Error
 	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, client.CodeNotFound, pe.Code, "signed with the stored secret: authenticated, no such charge")
+	assert.Equal(t, paytype.CodeNotFound, pe.Code, "signed with the stored secret: authenticated, no such charge")
 }
 
 // TestListenOnEveryInterface: addr 0.0.0.0 says how a phone reaches the

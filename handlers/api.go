@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // methods allowed by an endpoint (the document, section 1.1).
@@ -29,7 +30,7 @@ var commonParams = []string{"key", "sign", "timestamp", "expires", "version", "n
 
 // call is an authenticated API request.
 type call struct {
-	app    *core.App
+	app    *paytype.App
 	params map[string]string
 }
 
@@ -43,7 +44,7 @@ func (h *handler) api(m methods, fn func(c *gin.Context, k *call) (any, error)) 
 			if m == getOrPost {
 				allowed = "GET or POST"
 			}
-			h.render(c, nil, &core.Error{Code: core.CodeMethod, Msg: fmt.Sprintf("method %s is not allowed here; use %s", method, allowed)})
+			h.render(c, nil, &paytype.Error{Code: paytype.CodeMethod, Msg: fmt.Sprintf("method %s is not allowed here; use %s", method, allowed)})
 			return
 		}
 		params, err := collect(c.Writer, c.Request)
@@ -51,7 +52,7 @@ func (h *handler) api(m methods, fn func(c *gin.Context, k *call) (any, error)) 
 			h.render(c, nil, err)
 			return
 		}
-		app, err := h.svc.Authenticate(c.Request.Context(), core.SignedRequest{Method: method, Path: c.Request.URL.Path, Params: params})
+		app, err := h.svc.Authenticate(c.Request.Context(), method, c.Request.URL.Path, params)
 		if err != nil {
 			h.render(c, nil, err)
 			return
@@ -75,16 +76,16 @@ func collect(w http.ResponseWriter, r *http.Request) (map[string]string, error) 
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		return nil, &core.Error{Code: core.CodeInvalid, Msg: "the request body must be application/x-www-form-urlencoded UTF-8 of at most 64 KiB"}
+		return nil, &paytype.Error{Code: paytype.CodeInvalid, Msg: "the request body must be application/x-www-form-urlencoded UTF-8 of at most 64 KiB"}
 	}
 	params := map[string]string{}
 	for _, vals := range []map[string][]string{r.URL.Query(), r.PostForm} {
 		for k, vs := range vals {
 			if _, dup := params[k]; dup || len(vs) > 1 {
-				return nil, &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("%s is given more than once", k)}
+				return nil, &paytype.Error{Code: paytype.CodeInvalid, Msg: fmt.Sprintf("%s is given more than once", k)}
 			}
 			if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
-				return nil, &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("%s must be UTF-8 text", k)}
+				return nil, &paytype.Error{Code: paytype.CodeInvalid, Msg: fmt.Sprintf("%s must be UTF-8 text", k)}
 			}
 			params[k] = vs[0]
 		}
@@ -95,10 +96,10 @@ func collect(w http.ResponseWriter, r *http.Request) (map[string]string, error) 
 			continue
 		}
 		if len(hv) > 1 {
-			return nil, &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("header %s is given more than once", k)}
+			return nil, &paytype.Error{Code: paytype.CodeInvalid, Msg: fmt.Sprintf("header %s is given more than once", k)}
 		}
 		if pv, ok := params[k]; ok && pv != hv[0] {
-			return nil, &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("%s is given both as a header and as a parameter, with different values", k)}
+			return nil, &paytype.Error{Code: paytype.CodeInvalid, Msg: fmt.Sprintf("%s is given both as a header and as a parameter, with different values", k)}
 		}
 		params[k] = hv[0]
 	}
@@ -118,11 +119,11 @@ func formBody(r *http.Request) error {
 	mt, params, err := mime.ParseMediaType(ct)
 	switch {
 	case ct == "":
-		return &core.Error{Code: core.CodeInvalid, Msg: "the request body has no Content-Type; send parameters as " + want + " (UTF-8)"}
+		return &paytype.Error{Code: paytype.CodeInvalid, Msg: "the request body has no Content-Type; send parameters as " + want + " (UTF-8)"}
 	case err != nil || mt != want:
-		return &core.Error{Code: core.CodeInvalid, Msg: fmt.Sprintf("Content-Type %s is not accepted; send parameters as %s (UTF-8)", clip(mt, ct), want)}
+		return &paytype.Error{Code: paytype.CodeInvalid, Msg: fmt.Sprintf("Content-Type %s is not accepted; send parameters as %s (UTF-8)", clip(mt, ct), want)}
 	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
-		return &core.Error{Code: core.CodeInvalid, Msg: "the form must be UTF-8 (Content-Type " + want + "; charset=utf-8)"}
+		return &paytype.Error{Code: paytype.CodeInvalid, Msg: "the form must be UTF-8 (Content-Type " + want + "; charset=utf-8)"}
 	}
 	return nil
 }
@@ -151,7 +152,7 @@ func positive(params map[string]string, name, rule string) (int64, error) {
 			return n, nil
 		}
 	}
-	return 0, &core.Error{Code: core.CodeInvalid, Msg: name + " " + rule}
+	return 0, &paytype.Error{Code: paytype.CodeInvalid, Msg: name + " " + rule}
 }
 
 func (h *handler) createCharge(c *gin.Context, k *call) (any, error) {
@@ -168,7 +169,7 @@ func (h *handler) createCharge(c *gin.Context, k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.CreateCharge(c.Request.Context(), k.app.ID, core.CreateChargeParams{
+	return h.svc.CreateCharge(c.Request.Context(), k.app.ID, paytype.CreateChargeParams{
 		Channel: channels.Code(p["channel"]), OutTradeNo: p["outTradeNo"], FeeType: p["feeType"],
 		TotalFee: totalFee, ClientIP: strings.TrimSpace(p["clientIp"]), Subject: p["subject"], Body: p["body"],
 		Created: created, TimeExpire: timeExpire, Analysis: p["analysis"], Attach: p["attach"],
@@ -189,7 +190,7 @@ func (h *handler) refund(c *gin.Context, k *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Refund(c.Request.Context(), k.app.ID, core.RefundParams{
+	return h.svc.Refund(c.Request.Context(), k.app.ID, paytype.RefundParams{
 		OutTradeNo: k.params["outTradeNo"], OutRefundNo: k.params["outRefundNo"],
 		RefundFee: fee, RefundDesc: k.params["refundDesc"],
 	})

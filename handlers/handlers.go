@@ -20,16 +20,17 @@ import (
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/core"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Service is what the handlers need from the pay center engine.
 type Service interface {
-	Authenticate(ctx context.Context, r core.SignedRequest) (*core.App, error)
-	CreateCharge(ctx context.Context, appID string, p core.CreateChargeParams) (*core.ChargeResult, error)
-	PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*core.PayResult, error)
-	CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*core.CloseResult, error)
-	Refund(ctx context.Context, appID string, p core.RefundParams) (*core.RefundResult, error)
-	RefundResult(ctx context.Context, appID, outRefundNo string) (*core.RefundResult, error)
+	Authenticate(ctx context.Context, method, path string, params map[string]string) (*paytype.App, error)
+	CreateCharge(ctx context.Context, appID string, p paytype.CreateChargeParams) (*paytype.ChargeResult, error)
+	PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*paytype.PayResult, error)
+	CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*paytype.CloseResult, error)
+	Refund(ctx context.Context, appID string, p paytype.RefundParams) (*paytype.RefundResult, error)
+	RefundResult(ctx context.Context, appID, outRefundNo string) (*paytype.RefundResult, error)
 	HandleNotification(ctx context.Context, appID, provider, path string, w http.ResponseWriter, r *http.Request)
 	SandboxCharge(ctx context.Context, appID, outTradeNo string) (*models.Charge, error)
 	SandboxPay(ctx context.Context, appID, outTradeNo, result string) (*models.Charge, error)
@@ -127,10 +128,10 @@ func nextRequestID() int64 {
 
 // envelope is the document's response body.
 type envelope struct {
-	RequestID      int64  `json:"requestId"`
-	ResponseParams any    `json:"responseParams,omitempty"`
-	ErrorCode      int    `json:"errorCode,omitempty"`
-	ErrorMsg       string `json:"errorMsg,omitempty"`
+	RequestID      int64        `json:"requestId"`
+	ResponseParams any          `json:"responseParams,omitempty"`
+	ErrorCode      paytype.Code `json:"errorCode,omitempty"`
+	ErrorMsg       string       `json:"errorMsg,omitempty"`
 }
 
 // render writes the envelope: always HTTP 200, the result or the error.
@@ -140,7 +141,7 @@ func (h *handler) render(c *gin.Context, result any, err error) {
 	if err != nil {
 		e := core.AsError(err)
 		l := h.logger(c)
-		if e.Code == core.CodeInternal {
+		if e.Code == paytype.CodeInternal {
 			l.Error("paycenter: request failed", "path", c.Request.URL.Path, "err", e.Err)
 		} else {
 			l.Info("paycenter: request refused", "path", c.Request.URL.Path, "errorCode", e.Code, "errorMsg", e.Msg)

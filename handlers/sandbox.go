@@ -13,6 +13,7 @@ import (
 	"github.com/gopaycenter/paycenter/channels/sandbox"
 	"github.com/gopaycenter/paycenter/internal/core"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // cashier renders the sandbox cashier page of a charge: its amount and
@@ -78,9 +79,9 @@ func (h *handler) sandboxPay(c *gin.Context) {
 		if !errors.Is(err, core.ErrNotificationRefused) {
 			e := core.AsError(err)
 			switch e.Code {
-			case core.CodeNotFound, core.CodeInvalidKey:
+			case paytype.CodeNotFound, paytype.CodeInvalidKey:
 				status = http.StatusNotFound
-			case core.CodeInvalid:
+			case paytype.CodeInvalid:
 				status = http.StatusBadRequest
 			default:
 				status = http.StatusInternalServerError

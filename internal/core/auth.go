@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"github.com/gopaycenter/paycenter/paytype"
 	"regexp"
 	"strconv"
 	"sync/atomic"
@@ -20,28 +21,20 @@ const (
 
 var nonceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
-// SignedRequest is what the signature covers: the method, the path as the
-// server received it, and every parameter (query, form and the common
-// parameters, whether they came as headers or parameters), sign included.
-type SignedRequest struct {
-	Method string
-	Path   string
-	Params map[string]string
-}
-
-// Authenticate checks the common parameters and the signature of r and
+// Authenticate checks the signature of a request — its method, its path as
+// the server received it, and every parameter p (query, form and the common
+// parameters, whether sent as headers or parameters; sign included) — and
 // returns the calling app. The order of the checks: key, sign, version,
 // timestamp/expires/nonce syntax, signature, freshness, nonce replay — so
 // that only an authentic request can use up a nonce.
-func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, error) {
-	p := r.Params
+func (s *Service) Authenticate(ctx context.Context, method, path string, p map[string]string) (*paytype.App, error) {
 	key := p["key"]
 	if key == "" {
 		return nil, missing("key")
 	}
 	e, ok := s.byKey[key]
 	if !ok {
-		return nil, newErr(CodeInvalidKey, "key is not the key of any app")
+		return nil, newErr(paytype.CodeInvalidKey, "key is not the key of any app")
 	}
 	got := p["sign"]
 	if got == "" {
@@ -49,7 +42,7 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 	}
 	v2 := p["version"] == "v2" || p["version"] == "v2.0"
 	if !v2 && e.MinSignVersion == 2 {
-		return nil, newErr(CodeBadSign, "this app accepts only signature version v2 (version=v2 with timestamp and nonce)")
+		return nil, newErr(paytype.CodeBadSign, "this app accepts only signature version v2 (version=v2 with timestamp and nonce)")
 	}
 	var ts, expires int64 = 0, DefaultExpires
 	_, hasTS := p["timestamp"]
@@ -86,7 +79,7 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 			return nil, invalid("nonce", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
 		}
 	}
-	base := sign.BaseString(r.Method, r.Path, p)
+	base := sign.BaseString(method, path, p)
 	want, rule := sign.V1(base, e.Secret), "v1: MD5 of the URL-encoded METHOD + path + sorted name=value pairs + secret"
 	if v2 {
 		want, rule = sign.V2(base, e.Secret), "v2: HMAC-SHA256 with the secret of the URL-encoded METHOD + path + sorted name=value pairs"
@@ -98,10 +91,10 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 	if hasTS {
 		t := time.UnixMilli(ts)
 		if now.After(t.Add(time.Duration(expires) * time.Millisecond)) {
-			return nil, newErr(CodeExpired, "request expired: timestamp + expires (%d ms) is in the past", expires)
+			return nil, newErr(paytype.CodeExpired, "request expired: timestamp + expires (%d ms) is in the past", expires)
 		}
 		if t.After(now.Add(MaxFutureSkew)) {
-			return nil, newErr(CodeExpired, "timestamp is more than 5 minutes in the future")
+			return nil, newErr(paytype.CodeExpired, "timestamp is more than 5 minutes in the future")
 		}
 	}
 	if v2 {
@@ -118,7 +111,7 @@ func (s *Service) Authenticate(ctx context.Context, r SignedRequest) (*App, erro
 func (s *Service) useNonce(ctx context.Context, appID, nonce string, until time.Time) error {
 	err := s.db.WithContext(ctx).Table(s.t.Nonces).Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until}).Error
 	if duplicateKey(err) {
-		return newErr(CodeExpired, "nonce has already been used")
+		return newErr(paytype.CodeExpired, "nonce has already been used")
 	}
 	if err != nil {
 		return internal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,7 +21,7 @@ import (
 // recovery point: reserve the row, commit, call the channel under a lease,
 // record its channelParams. Exactly one caller at a time calls the channel;
 // a concurrent identical request gets the stored result or 20004.
-func (s *Service) CreateCharge(ctx context.Context, appID string, p CreateChargeParams) (*ChargeResult, error) {
+func (s *Service) CreateCharge(ctx context.Context, appID string, p paytype.CreateChargeParams) (*paytype.ChargeResult, error) {
 	e, ch, err := s.prepareCharge(appID, &p)
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func (s *Service) CreateCharge(ctx context.Context, appID string, p CreateCharge
 // channel (no network call happens inside a transaction): the result has
 // no ChannelParams. After tx commits, call CreateCharge with the same
 // parameters to open the channel order and get them.
-func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string, p CreateChargeParams) (*ChargeResult, error) {
+func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string, p paytype.CreateChargeParams) (*paytype.ChargeResult, error) {
 	e, ch, err := s.prepareCharge(appID, &p)
 	if err != nil {
 		return nil, err
@@ -53,17 +54,17 @@ func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string,
 	return chargeResult(c, params), nil
 }
 
-func (s *Service) prepareCharge(appID string, p *CreateChargeParams) (*appEntry, channels.Channel, error) {
+func (s *Service) prepareCharge(appID string, p *paytype.CreateChargeParams) (*appEntry, channels.Channel, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.normalize(&e.App); err != nil {
+	if err := normalizeCharge(p, &e.App); err != nil {
 		return nil, nil, err
 	}
 	ch := e.byCode[p.Channel]
 	if ch == nil {
-		return nil, nil, newErr(CodeNoChannel, "channel %s is not configured for this app", p.Channel)
+		return nil, nil, newErr(paytype.CodeNoChannel, "channel %s is not configured for this app", p.Channel)
 	}
 	return e, ch, nil
 }
@@ -72,7 +73,7 @@ func (s *Service) prepareCharge(appID string, p *CreateChargeParams) (*appEntry,
 // (app, outTradeNo) and checks that it is the same request and still
 // payable. The number is unique per app and per channel account (apps on
 // one account share its numbers), both enforced by unique indexes.
-func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, ch channels.Channel, p *CreateChargeParams) (*models.Charge, error) {
+func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, ch channels.Channel, p *paytype.CreateChargeParams) (*models.Charge, error) {
 	now := s.utcNow()
 	c := &models.Charge{
 		AppID: e.ID, OutTradeNo: p.OutTradeNo, Account: account(e.ID, ch), Channel: p.Channel,
@@ -97,28 +98,28 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, c
 	// read would not see the row another transaction just committed.
 	err = s.retryOwn(ctx, db, func() (err error) {
 		c, err = s.findCharge(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutTradeNo)
-		if isCode(err, CodeInternal) {
+		if errors.Is(err, paytype.CodeInternal) {
 			return AsError(err).Err
 		}
 		return err
 	})
-	if isCode(err, CodeNotFound) { // the account's number belongs to another app
-		return nil, newErr(CodeExists, "outTradeNo %s is already used by another app on the same %s merchant account "+
+	if errors.Is(err, paytype.CodeNotFound) { // the account's number belongs to another app
+		return nil, newErr(paytype.CodeExists, "outTradeNo %s is already used by another app on the same %s merchant account "+
 			"(numbers are unique per channel account); use another outTradeNo", p.OutTradeNo, ch.Provider())
 	}
 	if err != nil {
 		return nil, err
 	}
-	if field := p.differs(c); field != "" {
-		return nil, newErr(CodeExists, "outTradeNo %s already exists with a different %s", p.OutTradeNo, field)
+	if field := chargeDiffers(p, c); field != "" {
+		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists with a different %s", p.OutTradeNo, field)
 	}
 	switch {
 	case c.Status == models.ChargePaid:
-		return nil, newErr(CodeExists, "outTradeNo %s already exists and is paid", p.OutTradeNo)
+		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is paid", p.OutTradeNo)
 	case c.Status == models.ChargeClosed:
-		return nil, newErr(CodeExists, "outTradeNo %s already exists and is closed", p.OutTradeNo)
+		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is closed", p.OutTradeNo)
 	case now.After(c.ExpireAt):
-		return nil, newErr(CodeClosed, "outTradeNo %s already exists and has expired unpaid; use a new outTradeNo", p.OutTradeNo)
+		return nil, newErr(paytype.CodeClosed, "outTradeNo %s already exists and has expired unpaid; use a new outTradeNo", p.OutTradeNo)
 	}
 	return c, nil
 }
@@ -133,7 +134,7 @@ func (s *Service) callLease() time.Duration { return s.timeout + leaseMargin }
 
 // channelOrder returns the charge's channelParams, opening the channel
 // order first when there is none yet.
-func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) (*ChargeResult, error) {
+func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) (*paytype.ChargeResult, error) {
 	if c.ChannelParams != "" {
 		return s.storedOrder(c)
 	}
@@ -156,9 +157,9 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 			return s.storedOrder(cur)
 		}
 		if cur.Status != models.ChargeCreated {
-			return nil, newErr(CodeExists, "outTradeNo %s already exists and is %s", c.OutTradeNo, cur.Status)
+			return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is %s", c.OutTradeNo, cur.Status)
 		}
-		return nil, newErr(CodeInProgress, "another request with outTradeNo %s is being processed; retry", c.OutTradeNo)
+		return nil, newErr(paytype.CodeInProgress, "another request with outTradeNo %s is being processed; retry", c.OutTradeNo)
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -173,7 +174,7 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 		// Release the lease so that a retry of the same request calls the
 		// channel again (with the same outTradeNo).
 		s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
-		return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatOrder, "create the order", err)
+		return nil, channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatOrder, "create the order", err)
 	}
 	raw, err := json.Marshal(params)
 	if err != nil {
@@ -205,7 +206,7 @@ func (s *Service) queryable(ch channels.Channel) bool {
 	return ok && ch != s.sandbox
 }
 
-func (s *Service) storedOrder(c *models.Charge) (*ChargeResult, error) {
+func (s *Service) storedOrder(c *models.Charge) (*paytype.ChargeResult, error) {
 	var params channels.Params
 	if err := json.Unmarshal([]byte(c.ChannelParams), &params); err != nil {
 		return nil, internal(fmt.Errorf("charge %d: stored channel params: %w", c.ID, err))
@@ -216,21 +217,21 @@ func (s *Service) storedOrder(c *models.Charge) (*ChargeResult, error) {
 // channelError turns an adapter error into the provider's error code with
 // the channel's own message; an unknown outcome gets a generic message and
 // the cause is logged.
-func channelError(ctx context.Context, s *Service, provider string, wechatCode int, what string, err error) error {
-	code := providerCode(provider, wechatCode)
+func channelError(ctx context.Context, s *Service, provider string, wechatCode paytype.Code, what string, err error) error {
+	code := wechatCode.Channel(provider)
 	var ce *channels.Error
 	if errors.As(err, &ce) {
-		return &Error{Code: code, Msg: fmt.Sprintf("the channel refused to %s: %s", what, ce.Message), Err: err}
+		return &paytype.Error{Code: code, Msg: fmt.Sprintf("the channel refused to %s: %s", what, ce.Message), Err: err}
 	}
 	s.logger(ctx).Warn("paycenter: channel call failed", "op", what, "err", err)
-	return &Error{Code: code, Msg: fmt.Sprintf("the channel could not %s (no answer or an unreadable one); retry with the same parameters", what), Err: err}
+	return &paytype.Error{Code: code, Msg: fmt.Sprintf("the channel could not %s (no answer or an unreadable one); retry with the same parameters", what), Err: err}
 }
 
 func (s *Service) findCharge(ctx context.Context, db *gorm.DB, appID, outTradeNo string) (*models.Charge, error) {
 	var c models.Charge
 	err := s.charges(db.WithContext(ctx)).Where("app_id = ? AND out_trade_no = ?", appID, outTradeNo).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, newErr(CodeNotFound, "no charge with outTradeNo %s", outTradeNo)
+		return nil, newErr(paytype.CodeNotFound, "no charge with outTradeNo %s", outTradeNo)
 	}
 	if err != nil {
 		return nil, internal(err)
@@ -250,7 +251,7 @@ func (s *Service) chargeOn(ctx context.Context, db *gorm.DB, appID string, code 
 		return nil, err
 	}
 	if c.Channel != code {
-		return nil, newErr(CodeNotFound, "no charge with outTradeNo %s on channel %s", outTradeNo, code)
+		return nil, newErr(paytype.CodeNotFound, "no charge with outTradeNo %s on channel %s", outTradeNo, code)
 	}
 	return c, nil
 }
@@ -260,7 +261,7 @@ func (s *Service) chargeOn(ctx context.Context, db *gorm.DB, appID string, code 
 // closed while the channel has not confirmed the close — is checked with
 // the channel first, and a payment found there is applied exactly as a
 // notification would be.
-func (s *Service) PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*PayResult, error) {
+func (s *Service) PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*paytype.PayResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, err
@@ -300,7 +301,7 @@ func (s *Service) channelMayPay(c *models.Charge) bool {
 
 // PayResultTx answers from the state visible in tx, without asking the
 // channel.
-func (s *Service) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*PayResult, error) {
+func (s *Service) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*paytype.PayResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
@@ -316,7 +317,7 @@ func (s *Service) PayResultTx(ctx context.Context, tx *gorm.DB, appID string, co
 // a paid charge is 20003, and a charge whose channel order is being opened
 // right now is 20004 (closing it locally then would leave the new order
 // payable at the channel).
-func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
+func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*paytype.CloseResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
@@ -324,7 +325,7 @@ func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.C
 	if err != nil {
 		return nil, err
 	}
-	paid := newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+	paid := newErr(paytype.CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
 	if c.Status == models.ChargePaid {
 		return nil, paid
 	}
@@ -336,22 +337,22 @@ func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.C
 		if cur, err := s.findCharge(ctx, s.db, appID, outTradeNo); err == nil && cur.Status == models.ChargePaid {
 			return nil, paid
 		}
-		return nil, newErr(CodeInProgress, "another request on charge %s is being processed; retry", outTradeNo)
+		return nil, newErr(paytype.CodeInProgress, "another request on charge %s is being processed; retry", outTradeNo)
 	}
 	defer s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
 	switch err := s.closeCharge(ctx, c); {
 	case errors.Is(err, errPaidAtChannel):
-		return nil, newErr(CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
+		return nil, newErr(paytype.CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
 	case err != nil:
-		return nil, channelError(ctx, s, c.Channel.Provider(), CodeWechatQuery, "close the order", err)
+		return nil, channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatQuery, "close the order", err)
 	}
 	if c, err = s.findCharge(ctx, s.db, appID, outTradeNo); err != nil {
 		return nil, err
 	}
 	if c.Status == models.ChargePaid {
-		return nil, newErr(CodeExists, "charge %s was paid meanwhile and cannot be closed; refund it instead", outTradeNo)
+		return nil, newErr(paytype.CodeExists, "charge %s was paid meanwhile and cannot be closed; refund it instead", outTradeNo)
 	}
-	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: c.Status}, nil
+	return &paytype.CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: c.Status}, nil
 }
 
 // errPaidAtChannel: the channel refused to close because the order is paid;
@@ -456,7 +457,7 @@ func (s *Service) releaseCharge(ctx context.Context, id int64, tok string) {
 // channel has confirmed the close, the reconciliation worker keeps asking
 // it to close, and a payment made after the close is recorded as a late
 // payment.
-func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*CloseResult, error) {
+func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*paytype.CloseResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
@@ -465,12 +466,12 @@ func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, 
 		return nil, err
 	}
 	if c.Status == models.ChargePaid {
-		return nil, newErr(CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+		return nil, newErr(paytype.CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
 	}
 	if err := inHostTx(ctx, tx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, closedLocally) }); err != nil {
 		return nil, err
 	}
-	return &CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: models.ChargeClosed}, nil
+	return &paytype.CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: models.ChargeClosed}, nil
 }
 
 // markClosed moves a CREATED charge to CLOSED and runs OnClosed, in tx, and

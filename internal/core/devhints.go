@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"github.com/gopaycenter/paycenter/paytype"
 	"strconv"
 )
 
@@ -12,17 +13,17 @@ import (
 // the server signed (before URL-encoding; never the secret) is logged at
 // debug level, and told to the caller in sandbox mode or for a development
 // app, so that a developer can diff it against the string they signed.
-func (s *Service) badSign(ctx context.Context, app *App, base, rule string, v2 bool) *Error {
+func (s *Service) badSign(ctx context.Context, app *paytype.App, base, rule string, v2 bool) *paytype.Error {
 	s.logger(ctx).Debug("paycenter: sign does not match", "appId", app.ID, "baseString", base, "v2", v2)
 	msg := "sign does not match the request (signature " + rule + ")"
 	if s.sandbox == nil && !app.Development {
-		return newErr(CodeBadSign, "%s", msg)
+		return newErr(paytype.CodeBadSign, "%s", msg)
 	}
 	signed := strconv.Quote(base)
 	if !v2 {
 		signed += " + secret"
 	}
-	return newErr(CodeBadSign, "%s; the server signed %s (before URL-encoding)", msg, signed)
+	return newErr(paytype.CodeBadSign, "%s; the server signed %s (before URL-encoding)", msg, signed)
 }
 
 // notSeconds refuses a time in ms that is below 10^12 (before September

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"strings"
 
 	"gorm.io/gorm"
@@ -48,17 +49,8 @@ func discrepancyKey(d *models.Discrepancy) string {
 	return hex.EncodeToString(h[:])
 }
 
-// DiscrepancyFilter selects discrepancies for Discrepancies.
-type DiscrepancyFilter struct {
-	Status     models.DiscrepancyStatus // "" for every status
-	Kind       models.DiscrepancyKind   // "" for every kind
-	AppID      string                   // "" for every app
-	OutTradeNo string
-	Limit      int // default 100
-}
-
 // Discrepancies lists discrepancies, newest first.
-func (s *Service) Discrepancies(ctx context.Context, f DiscrepancyFilter) ([]models.Discrepancy, error) {
+func (s *Service) Discrepancies(ctx context.Context, f paytype.DiscrepancyFilter) ([]models.Discrepancy, error) {
 	q := s.db.WithContext(ctx).Table(s.t.Discrepancies)
 	for col, v := range map[string]string{"status": string(f.Status), "kind": string(f.Kind), "app_id": f.AppID, "out_trade_no": f.OutTradeNo} {
 		if v != "" {
@@ -84,7 +76,7 @@ func (s *Service) ResolveDiscrepancy(ctx context.Context, id int64, note string)
 		return internal(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return newErr(CodeNotFound, "no discrepancy %d", id)
+		return newErr(paytype.CodeNotFound, "no discrepancy %d", id)
 	}
 	return nil
 }

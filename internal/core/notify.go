@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 
@@ -83,7 +84,7 @@ func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channel
 			return "", errors.New("payment notification without payment")
 		}
 		c, err := s.findCharge(ctx, s.db, e.ID, p.OutTradeNo)
-		if isCode(err, CodeNotFound) {
+		if errors.Is(err, paytype.CodeNotFound) {
 			if p.Status != channels.PaymentPaid {
 				return p.OutTradeNo, nil // nothing to apply, nothing lost
 			}
@@ -114,7 +115,7 @@ func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch c
 		OutTradeNo: rf.OutTradeNo, OutRefundNo: rf.OutRefundNo, ChannelAmount: rf.RefundFee}
 	r, err := s.findRefund(ctx, s.db, e.ID, rf.OutRefundNo)
 	switch {
-	case isCode(err, CodeNotFound):
+	case errors.Is(err, paytype.CodeNotFound):
 		d.Kind, d.Detail = models.DiscrepancyRefundUnknown, "a verified refund with a number this app has no refund for"
 	case err != nil:
 		return rf.OutTradeNo, err

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"github.com/gopaycenter/paycenter/paytype"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,22 +59,13 @@ func (s *Service) deliveries(db *gorm.DB) *gorm.DB { return db.Table(s.t.Deliver
 // refundEventData is the data of refund events: the refund-result fields
 // plus the charge's channel and attach (SPEC 5: "attach included").
 type refundEventData struct {
-	*RefundResult
+	*paytype.RefundResult
 	Channel channels.Code `json:"channel"`
 	Attach  string        `json:"attach"`
 }
 
-// DeliveryFilter selects outbox entries for Deliveries.
-type DeliveryFilter struct {
-	AppID   string                // "" for every app
-	Status  models.DeliveryStatus // "" for every status
-	Target  string                // "" for both targets
-	EventID string
-	Limit   int // default 100
-}
-
 // Deliveries lists outbox entries, newest first.
-func (s *Service) Deliveries(ctx context.Context, f DeliveryFilter) ([]models.Delivery, error) {
+func (s *Service) Deliveries(ctx context.Context, f paytype.DeliveryFilter) ([]models.Delivery, error) {
 	q := s.deliveries(s.db.WithContext(ctx))
 	if f.AppID != "" {
 		q = q.Where("app_id = ?", f.AppID)
@@ -106,7 +98,7 @@ func (s *Service) Redeliver(ctx context.Context, id int64) error {
 		return internal(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return newErr(CodeNotFound, "no delivery %d", id)
+		return newErr(paytype.CodeNotFound, "no delivery %d", id)
 	}
 	s.wakeWorkers()
 	return nil

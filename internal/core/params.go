@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"github.com/gopaycenter/paycenter/paytype"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -36,25 +37,6 @@ var (
 	outRefundNoRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 )
 
-// CreateChargeParams are the parameters of POST /api/charges, typed. A zero
-// value of a required field means "missing" (10006).
-type CreateChargeParams struct {
-	Channel     channels.Code
-	OutTradeNo  string
-	FeeType     string // "" means CNY
-	TotalFee    int64  // fen, 1 … 100000000000
-	ClientIP    string
-	Subject     string
-	Body        string
-	Created     int64 // the merchant's order time, ms since epoch
-	TimeExpire  int64 // seconds, 60 … 1296000; 0 means 86400
-	Analysis    string
-	Attach      string
-	Description string
-	ReturnURL   string
-	OpenID      string // wx.openid, required for WX_JSAPI
-}
-
 // ValidateOutTradeNo checks the outTradeNo rule.
 func ValidateOutTradeNo(s string) error {
 	if s == "" {
@@ -88,9 +70,9 @@ func ValidateChannel(code channels.Code) error {
 	return nil
 }
 
-// normalize fills defaults and checks every rule of SPEC 2.3, in the
+// normalizeCharge fills defaults and checks every rule of SPEC 2.3, in the
 // document's parameter order.
-func (p *CreateChargeParams) normalize(app *App) error {
+func normalizeCharge(p *paytype.CreateChargeParams, app *paytype.App) error {
 	if err := ValidateChannel(p.Channel); err != nil {
 		return err
 	}
@@ -202,11 +184,11 @@ func checkReturnURL(raw string, hosts []string) error {
 	return invalid("returnUrl", "host %q is not one of the hosts allowed for this app", h)
 }
 
-// differs names the first parameter in which an earlier charge differs
+// chargeDiffers names the first parameter in which an earlier charge differs
 // from p, or "" when they are the same request. created, clientIp and
 // analysis describe the attempt rather than the order, so a retry may
 // change them.
-func (p *CreateChargeParams) differs(c *models.Charge) string {
+func chargeDiffers(p *paytype.CreateChargeParams, c *models.Charge) string {
 	switch {
 	case p.Channel != c.Channel:
 		return "channel"
@@ -232,15 +214,7 @@ func (p *CreateChargeParams) differs(c *models.Charge) string {
 	return ""
 }
 
-// RefundParams are the parameters of POST /api/refunds, typed.
-type RefundParams struct {
-	OutTradeNo  string
-	OutRefundNo string
-	RefundFee   int64 // fen, > 0
-	RefundDesc  string
-}
-
-func (p *RefundParams) validate() error {
+func validateRefund(p *paytype.RefundParams) error {
 	if err := ValidateOutTradeNo(p.OutTradeNo); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"strings"
 
 	"gorm.io/gorm"
@@ -20,12 +21,12 @@ import (
 // inserts the refund, so no interleaving of requests on any database can
 // refund more than was paid. The channel is called after that commits,
 // under a lease, with outRefundNo as the channel's refund number.
-func (s *Service) Refund(ctx context.Context, appID string, p RefundParams) (*RefundResult, error) {
+func (s *Service) Refund(ctx context.Context, appID string, p paytype.RefundParams) (*paytype.RefundResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.validate(); err != nil {
+	if err := validateRefund(&p); err != nil {
 		return nil, err
 	}
 	r, err := s.reserveRefund(ctx, s.db, e, &p, s.inTx)
@@ -39,12 +40,12 @@ func (s *Service) Refund(ctx context.Context, appID string, p RefundParams) (*Re
 // rule of Refund, but calls no channel: the refund is PROCESSING until
 // Refund is called again with the same parameters after tx commits (or the
 // refund-result endpoint or a worker sends it).
-func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p RefundParams) (*RefundResult, error) {
+func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p paytype.RefundParams) (*paytype.RefundResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.validate(); err != nil {
+	if err := validateRefund(&p); err != nil {
 		return nil, err
 	}
 	r, err := s.reserveRefund(ctx, tx, e, &p, func(ctx context.Context, fn func(*gorm.DB) error) error {
@@ -59,7 +60,7 @@ func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p Ref
 // reserveRefund inserts the PROCESSING refund and reserves its amount, or
 // returns the earlier refund with the same outRefundNo when it is the same
 // request.
-func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p *RefundParams,
+func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p *paytype.RefundParams,
 	run func(context.Context, func(*gorm.DB) error) error) (*models.Refund, error) {
 	c, err := s.findCharge(ctx, db, e.ID, p.OutTradeNo)
 	if err != nil {
@@ -67,7 +68,7 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	}
 	if r, err := s.findRefund(ctx, db, e.ID, p.OutRefundNo); err == nil {
 		return r, sameRefund(r, p)
-	} else if !isCode(err, CodeNotFound) {
+	} else if !errors.Is(err, paytype.CodeNotFound) {
 		return nil, err
 	}
 	now := s.utcNow()
@@ -100,8 +101,8 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	case errors.Is(err, errDuplicate): // a concurrent request with the same number won
 		// A locking read sees it even from a MySQL REPEATABLE READ snapshot.
 		r, err := s.findRefund(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutRefundNo)
-		if isCode(err, CodeNotFound) { // the account's number belongs to another app
-			return nil, newErr(CodeExists, "outRefundNo %s is already used by another app on the same channel merchant account "+
+		if errors.Is(err, paytype.CodeNotFound) { // the account's number belongs to another app
+			return nil, newErr(paytype.CodeExists, "outRefundNo %s is already used by another app on the same channel merchant account "+
 				"(numbers are unique per channel account); use another outRefundNo", p.OutRefundNo)
 		}
 		if err != nil {
@@ -115,22 +116,22 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 }
 
 // refusal explains why the reservation update matched no row.
-func (s *Service) refusal(ctx context.Context, tx *gorm.DB, chargeID int64, p *RefundParams) error {
+func (s *Service) refusal(ctx context.Context, tx *gorm.DB, chargeID int64, p *paytype.RefundParams) error {
 	var c models.Charge
 	if err := s.charges(tx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", chargeID).Take(&c).Error; err != nil {
 		return err
 	}
 	switch c.Status {
 	case models.ChargeCreated:
-		return newErr(CodeNotPaid, "charge %s is not paid; only a paid charge can be refunded", p.OutTradeNo)
+		return newErr(paytype.CodeNotPaid, "charge %s is not paid; only a paid charge can be refunded", p.OutTradeNo)
 	case models.ChargeClosed:
-		return newErr(CodeNotPaid, "charge %s is not paid (it was closed unpaid); only a paid charge can be refunded", p.OutTradeNo)
+		return newErr(paytype.CodeNotPaid, "charge %s is not paid (it was closed unpaid); only a paid charge can be refunded", p.OutTradeNo)
 	}
-	return newErr(CodeOverLimit, "refundFee %d exceeds the refundable balance of charge %s: %d of %d fen are refunded or being refunded",
+	return newErr(paytype.CodeOverLimit, "refundFee %d exceeds the refundable balance of charge %s: %d of %d fen are refunded or being refunded",
 		p.RefundFee, p.OutTradeNo, c.RefundReserved, c.TotalFee)
 }
 
-func sameRefund(r *models.Refund, p *RefundParams) error {
+func sameRefund(r *models.Refund, p *paytype.RefundParams) error {
 	var field string
 	switch {
 	case r.OutTradeNo != p.OutTradeNo:
@@ -142,13 +143,13 @@ func sameRefund(r *models.Refund, p *RefundParams) error {
 	default:
 		return nil
 	}
-	return newErr(CodeExists, "outRefundNo %s already exists with a different %s", p.OutRefundNo, field)
+	return newErr(paytype.CodeExists, "outRefundNo %s already exists with a different %s", p.OutRefundNo, field)
 }
 
 // RefundResult answers a refund's state (SPEC 2.6); a PROCESSING refund is
 // first driven forward with the channel (sent again if it never reached
 // the channel, otherwise queried).
-func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (*RefundResult, error) {
+func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (*paytype.RefundResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, err
@@ -165,7 +166,7 @@ func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (
 
 // RefundResultTx answers from the state visible in tx, without asking the
 // channel.
-func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRefundNo string) (*RefundResult, error) {
+func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRefundNo string) (*paytype.RefundResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
@@ -183,10 +184,10 @@ func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRef
 // channel has not accepted yet is sent (again, with the same number) under
 // a lease; an accepted one is queried. Unknown outcomes leave it as it is.
 // A definite refusal fails it and, when strict, is returned as 30003/30103.
-func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund, strict bool) (*RefundResult, error) {
+func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund, strict bool) (*paytype.RefundResult, error) {
 	if r.Status.Final() {
 		if r.Status == models.RefundFailed && strict {
-			return nil, newErr(providerCode(s.providerOf(ctx, e, r), CodeWechatRefund), "refund %s failed: %s", r.OutRefundNo, r.FailReason)
+			return nil, newErr(paytype.CodeWechatRefund.Channel(s.providerOf(ctx, e, r)), "refund %s failed: %s", r.OutRefundNo, r.FailReason)
 		}
 		return refundResult(r), nil
 	}
@@ -207,7 +208,7 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 	if !r.Submitted {
 		refunder, ok := ch.(channels.Refunder)
 		if !ok || ch == nil {
-			return nil, newErr(CodeNoChannel, "channel %s cannot refund for this app", c.Channel)
+			return nil, newErr(paytype.CodeNoChannel, "channel %s cannot refund for this app", c.Channel)
 		}
 		now := s.utcNow()
 		tok := token()
@@ -230,7 +231,7 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 				return nil, err
 			}
 			if cur.Status == models.RefundProcessing && !cur.Submitted {
-				return nil, newErr(CodeInProgress, "another request with outRefundNo %s is being processed; retry", r.OutRefundNo)
+				return nil, newErr(paytype.CodeInProgress, "another request with outRefundNo %s is being processed; retry", r.OutRefundNo)
 			}
 			return s.driveRefund(ctx, e, cur, strict)
 		}
@@ -277,7 +278,7 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 		return nil, err
 	}
 	if cur.Status == models.RefundFailed && strict {
-		return nil, newErr(providerCode(c.Channel.Provider(), CodeWechatRefund), "the channel refused refund %s: %s", r.OutRefundNo, cur.FailReason)
+		return nil, newErr(paytype.CodeWechatRefund.Channel(c.Channel.Provider()), "the channel refused refund %s: %s", r.OutRefundNo, cur.FailReason)
 	}
 	return refundResult(cur), nil
 }
@@ -399,7 +400,7 @@ func (s *Service) findRefund(ctx context.Context, db *gorm.DB, appID, outRefundN
 	var r models.Refund
 	err := s.refunds(db.WithContext(ctx)).Where("app_id = ? AND out_refund_no = ?", appID, outRefundNo).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, newErr(CodeNotFound, "no refund with outRefundNo %s", outRefundNo)
+		return nil, newErr(paytype.CodeNotFound, "no refund with outRefundNo %s", outRefundNo)
 	}
 	if err != nil {
 		return nil, internal(err)
@@ -414,11 +415,6 @@ func validateRefundQuery(outRefundNo string) error {
 		return nil
 	}
 	return ValidateOutRefundNo(outRefundNo)
-}
-
-func isCode(err error, code int) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
 }
 
 // internal0 is internal for a possibly nil error.

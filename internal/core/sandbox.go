@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"github.com/gopaycenter/paycenter/paytype"
 	"net/http"
 
 	"github.com/gopaycenter/paycenter/models"
@@ -22,14 +23,14 @@ var ErrNotificationRefused = errors.New("the pay center refused the sandbox noti
 func (s *Service) SandboxCharge(ctx context.Context, appID, outTradeNo string) (*models.Charge, error) {
 	e, err := s.app(appID)
 	if err != nil {
-		return nil, newErr(CodeNotFound, "unknown app %q", appID)
+		return nil, newErr(paytype.CodeNotFound, "unknown app %q", appID)
 	}
 	c, err := s.findCharge(ctx, s.db, appID, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
 	if s.sandbox == nil || e.byCode[c.Channel] != s.sandbox {
-		return nil, newErr(CodeNotFound, "charge %s is not served by the sandbox", outTradeNo)
+		return nil, newErr(paytype.CodeNotFound, "charge %s is not served by the sandbox", outTradeNo)
 	}
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gopaycenter/paycenter/paytype"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,36 +25,11 @@ import (
 	"github.com/gopaycenter/paycenter/models"
 )
 
-// App is a merchant application of the pay center.
-type App struct {
-	// ID identifies the app in callback URLs and in the database: 1 to 32
-	// letters or digits.
-	ID string
-	// Key and Secret authenticate the app's requests (the document's
-	// "key"; the secret signs). Both required.
-	Key    string
-	Secret string
-	// NotifyURL receives the app's webhooks (optional).
-	NotifyURL string
-	// MinSignVersion is 1 (default: v1 and v2 accepted) or 2 (only v2).
-	MinSignVersion int
-	// ReturnURLHosts, when not empty, lists the hosts allowed in returnUrl.
-	ReturnURLHosts []string
-	// Channels are this app's own channel accounts; for the codes they
-	// serve they override the pay center's Config.Channels.
-	Channels []channels.Channel
-	// Development marks an app used for development: a request whose sign
-	// does not match is told which string the server signed (the base
-	// string, never the secret), as every app is in sandbox mode. The
-	// generated development app has it. Default false.
-	Development bool
-}
-
 // Options configure a Service. The root package fills every field.
 type Options struct {
 	DB             *gorm.DB
 	Tables         models.Tables
-	Apps           []App
+	Apps           []paytype.App
 	Channels       []channels.Channel // config-level
 	Sandbox        channels.Channel   // nil when sandbox mode is off
 	Hooks          *hooks.Registry
@@ -95,7 +71,7 @@ type Service struct {
 }
 
 type appEntry struct {
-	App
+	paytype.App
 	byCode     map[channels.Code]channels.Channel
 	byProvider map[string]channels.Channel
 }
@@ -170,7 +146,7 @@ func New(o Options) (*Service, error) {
 func (s *Service) app(id string) (*appEntry, error) {
 	e, ok := s.apps[id]
 	if !ok {
-		return nil, newErr(CodeInvalidKey, "unknown app %q", id)
+		return nil, newErr(paytype.CodeInvalidKey, "unknown app %q", id)
 	}
 	return e, nil
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"github.com/gopaycenter/paycenter/paytype"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -333,7 +334,7 @@ func (s *Service) SyncRefundsDue(ctx context.Context) int {
 		if e == nil {
 			continue
 		}
-		if _, err := s.driveRefund(ctx, e, r, false); err != nil && !isCode(err, CodeInProgress) {
+		if _, err := s.driveRefund(ctx, e, r, false); err != nil && !errors.Is(err, paytype.CodeInProgress) {
 			s.logger(ctx).Warn("paycenter: refund sync failed", "outRefundNo", r.OutRefundNo, "err", err)
 		}
 	}
