@@ -45,6 +45,10 @@ type countingSandbox struct {
 	sent    map[string]*http.Request
 }
 
+// CreatesOffline: the counting sandbox stands for a channel whose Create
+// opens an order at the channel (a network call, like WeChat Pay's prepay).
+func (c *countingSandbox) CreatesOffline() bool { return false }
+
 func newCountingSandbox() *countingSandbox {
 	return &countingSandbox{Channel: sandbox.New(sandbox.Config{}), creates: map[string]int{}, refunds: map[string]int{}}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
-	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/internal/delivery"
 )
 
 // Config configures a PayCenter. Every field is optional; the zero Config
@@ -25,8 +25,15 @@ type Config struct {
 	//
 	// A MySQL DSN must carry parseTime=true. An SQLite database of your
 	// own should be opened as OpenSQLite does (WAL, synchronous=FULL,
-	// busy timeout, immediate write transactions).
+	// busy timeout, immediate write transactions, one connection).
 	DB *gorm.DB
+
+	// ReadDB, optional, serves the pay center's reads that need not see a
+	// transaction's own writes (pay-result, the workers' scans). For
+	// SQLite, give OpenSQLiteReader on the same file: WAL readers then
+	// never queue behind the one writer. Default: DB (with the default
+	// SQLite file, a reader pool is opened for it).
+	ReadDB *gorm.DB
 
 	// TablePrefix prefixes every table name. Default "pay_".
 	TablePrefix string
@@ -177,7 +184,7 @@ func (c Config) withDefaults() Config {
 		c.QueryTimeout = 3 * time.Second
 	}
 	if c.Webhook.Schedule == nil {
-		c.Webhook.Schedule = core.DefaultWebhookSchedule
+		c.Webhook.Schedule = delivery.DefaultSchedule
 	}
 	if c.Webhook.Timeout == 0 {
 		c.Webhook.Timeout = 10 * time.Second

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +21,8 @@ import (
 	"github.com/gopaycenter/paycenter/handlers"
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -87,9 +90,10 @@ type PayCenter struct {
 	sandbox *sandbox.Channel
 	apps    []App
 	once    sync.Once
+	ownRead *gorm.DB // the reader pool New opened for its own SQLite file
 
-	mu          sync.Mutex
-	stopWorkers func()
+	mu      sync.Mutex
+	started bool
 }
 
 // New validates cfg, opens the default database when cfg.DB is nil,
@@ -117,6 +121,11 @@ func New(cfg Config) (*PayCenter, error) {
 			return nil, err
 		}
 		pc.db, pc.ownDB = db, true
+		if pc.ownRead, err = OpenSQLiteReader("paycenter.db"); err != nil {
+			pc.closeDB()
+			return nil, err
+		}
+		cfg.ReadDB = pc.ownRead
 	}
 	reg, err := hooks.NewRegistry(cfg.Hooks)
 	if err != nil {
@@ -146,10 +155,10 @@ func New(cfg Config) (*PayCenter, error) {
 		}
 	}
 	pc.svc, err = core.New(core.Options{
-		DB: pc.db, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
+		DB: pc.db, ReadDB: cfg.ReadDB, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
 		BasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
 		ChannelTimeout: cfg.ChannelTimeout, QueryTimeout: cfg.QueryTimeout,
-		Webhook: core.WebhookOptions{Schedule: cfg.Webhook.Schedule, Timeout: cfg.Webhook.Timeout,
+		Webhook: delivery.WebhookOptions{Schedule: cfg.Webhook.Schedule, Timeout: cfg.Webhook.Timeout,
 			AllowPrivateNetworks: cfg.Webhook.AllowPrivateNetworks},
 		Workers: core.WorkerOptions{PollInterval: cfg.Workers.PollInterval, BatchSize: cfg.Workers.BatchSize,
 			Concurrency: cfg.Workers.Concurrency},
@@ -188,34 +197,54 @@ func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
 // sandbox cashier are PublicURL + group path + BasePath + route. Mount a
 // pay center once.
 //
-// Unless Config.Workers.Disabled, Mount also starts the background workers;
-// Close stops them.
+// Unless Config.Workers.Disabled, Mount also starts the background workers
+// (Start with context.Background()); Close stops them.
 func (pc *PayCenter) Mount(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		pc.svc.SetMountPath(g.BasePath())
 	}
 	handlers.Register(r, pc.svc, handlers.Options{BasePath: pc.cfg.BasePath, Sandbox: pc.sandbox != nil})
 	if !pc.cfg.Workers.Disabled {
-		pc.StartWorkers()
+		pc.Start(context.Background())
 	}
 }
 
-// StartWorkers starts the background workers in this process (Mount does
-// it unless Config.Workers.Disabled): webhook and after-commit hook
-// delivery, expiry of unpaid charges, active queries of charges whose
-// notification has not come, and the sync of PROCESSING refunds. Any number
-// of processes may run them on one database. Calling it again is a no-op.
-func (pc *PayCenter) StartWorkers() {
+// Start starts the background workers of this process under ctx (Mount
+// does it unless Config.Workers.Disabled): delivery of webhooks and
+// after-commit hooks (the events of this process's own commits go out at
+// once), expiry of unpaid charges, active queries of charges whose
+// notification has not come, and the sync of pending refunds. Any number of
+// processes may run them on one database. Calling it again is a no-op.
+func (pc *PayCenter) Start(ctx context.Context) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if pc.stopWorkers == nil {
-		pc.stopWorkers = pc.svc.StartWorkers()
+	if !pc.started {
+		pc.started = true
+		pc.svc.Start(ctx)
 	}
 }
+
+// Stop stops the background workers gracefully: no new work starts;
+// deliveries in flight finish, until ctx ends — then they are cut off and
+// their leases released at once, as are those of deliveries queued but not
+// started, so that another instance takes them over without waiting.
+// Nothing of the workers runs after Stop returns. Start may be called
+// again.
+func (pc *PayCenter) Stop(ctx context.Context) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.started {
+		pc.started = false
+		pc.svc.Stop(ctx)
+	}
+}
+
+// StartWorkers is Start(context.Background()).
+func (pc *PayCenter) StartWorkers() { pc.Start(context.Background()) }
 
 // RunDue runs every worker once over the work that is due now, in the
 // calling goroutine, and returns how many items it handled. It is for tests
-// (with Config.Now) and for hosts that prefer a cron to StartWorkers.
+// (with Config.Now) and for hosts that prefer a cron to Start.
 func (pc *PayCenter) RunDue(ctx context.Context) int { return pc.svc.RunDue(ctx) }
 
 // Deliveries lists outbox entries (webhooks and after-commit hook runs),
@@ -242,31 +271,34 @@ func (pc *PayCenter) ResolveDiscrepancy(ctx context.Context, id int64, note stri
 	return pc.svc.ResolveDiscrepancy(ctx, id, note)
 }
 
-// Close stops the workers (waiting for attempts in flight) and releases
-// what New opened: the default SQLite database. A host's own Config.DB is
-// left open. Close is safe to call more than once.
+// Close stops the workers (Stop, waiting for attempts in flight) and
+// releases what New opened: the default SQLite database. A host's own
+// Config.DB is left open. Close is safe to call more than once.
 func (pc *PayCenter) Close() error {
 	var err error
 	pc.once.Do(func() {
-		pc.mu.Lock()
-		if pc.stopWorkers != nil {
-			pc.stopWorkers()
+		pc.Stop(context.Background())
+		if pc.svc != nil {
+			pc.svc.Close()
 		}
-		pc.mu.Unlock()
 		err = pc.closeDB()
 	})
 	return err
 }
 
 func (pc *PayCenter) closeDB() error {
-	if !pc.ownDB || pc.db == nil {
-		return nil
+	var errs []error
+	for _, db := range []*gorm.DB{pc.ownRead, pc.db} {
+		if db == nil || (db == pc.db && !pc.ownDB) {
+			continue
+		}
+		sqlDB, err := db.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
 	}
-	sqlDB, err := pc.db.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
+	return errors.Join(errs...)
 }
 
 // Migrate applies the pending schema migrations to the pay center's
@@ -374,7 +406,7 @@ func (pc *PayCenter) SandboxPay(ctx context.Context, appID, outTradeNo, result s
 // and one open connection (SQLite has one writer anyway; this keeps
 // writers from failing with "database is locked").
 func OpenSQLite(path string) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(core.SQLiteDSN(path)), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(store.SQLiteDSN(path)), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return nil, fmt.Errorf("paycenter: open SQLite %s: %w", path, err)
 	}
@@ -383,6 +415,22 @@ func OpenSQLite(path string) (*gorm.DB, error) {
 		return nil, err
 	}
 	sqlDB.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// OpenSQLiteReader opens read-only connections to the SQLite file of
+// OpenSQLite, for Config.ReadDB: in WAL mode readers never wait for the
+// writer, so pay-result and the workers' scans do not queue behind writes.
+func OpenSQLiteReader(path string) (*gorm.DB, error) {
+	db, err := gorm.Open(sqlite.Open(store.SQLiteReadDSN(path)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return nil, fmt.Errorf("paycenter: open SQLite %s for reading: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(runtime.GOMAXPROCS(0) * 2)
 	return db, nil
 }
 

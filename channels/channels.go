@@ -215,6 +215,16 @@ type Channel interface {
 	Ack(w http.ResponseWriter, err error)
 }
 
+// OfflineCreator is implemented by channels whose Create makes no network
+// call: the order is signed locally (Alipay's, handed to the buyer, opens
+// the trade when submitted; the sandbox's). The pay center then calls
+// Create before storing the charge, so that a create is one write; the
+// parameters of a call whose charge is not stored (a concurrent duplicate)
+// are simply dropped.
+type OfflineCreator interface {
+	CreatesOffline() bool
+}
+
 // Querier is implemented by channels that can be asked about a payment
 // (active query).
 type Querier interface {

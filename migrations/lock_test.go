@@ -15,7 +15,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/gopaycenter/paycenter/internal/core"
+	pcstore "github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/internal/testdb"
 )
 
@@ -85,7 +85,7 @@ func TestUpWaitsForTheLock(t *testing.T) {
 				// DSN has no busy timeout, so it retries in Up's own loop,
 				// which watches the context.
 				path := filepath.Join(t.TempDir(), "lock.db")
-				holder = openSQLite(t, core.SQLiteDSN(path))
+				holder = openSQLite(t, pcstore.SQLiteDSN(path))
 				db = openSQLite(t, "file:"+path+"?_busy_timeout=0")
 			}
 			release := holdLock(t, kind, holder)

@@ -48,11 +48,12 @@ type Channel struct {
 }
 
 var (
-	_ channels.Channel       = (*Channel)(nil)
-	_ channels.Querier       = (*Channel)(nil)
-	_ channels.Closer        = (*Channel)(nil)
-	_ channels.Refunder      = (*Channel)(nil)
-	_ channels.RefundQuerier = (*Channel)(nil)
+	_ channels.Channel        = (*Channel)(nil)
+	_ channels.Querier        = (*Channel)(nil)
+	_ channels.Closer         = (*Channel)(nil)
+	_ channels.Refunder       = (*Channel)(nil)
+	_ channels.RefundQuerier  = (*Channel)(nil)
+	_ channels.OfflineCreator = (*Channel)(nil)
 )
 
 // New validates cfg and builds the adapter. It does no network I/O. Its
@@ -113,6 +114,10 @@ func (c *Channel) Supports(code channels.Code) bool {
 
 // AppID returns the Alipay application id the adapter signs for.
 func (c *Channel) AppID() string { return c.cfg.AppID }
+
+// CreatesOffline reports that Create signs locally (implements
+// [channels.OfflineCreator]).
+func (c *Channel) CreatesOffline() bool { return true }
 
 // Account returns the Alipay app_id: out_trade_no is unique per app_id.
 func (c *Channel) Account() string { return c.cfg.AppID }

@@ -82,6 +82,9 @@ func New(cfg Config) *Channel {
 // Provider implements channels.Channel.
 func (*Channel) Provider() string { return Provider }
 
+// CreatesOffline implements channels.OfflineCreator: no call is made.
+func (*Channel) CreatesOffline() bool { return true }
+
 // Account implements channels.Channel: "", each app has its own numbers.
 func (*Channel) Account() string { return "" }
 

@@ -2,7 +2,9 @@ package core
 
 import (
 	"context"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/paytype"
+	"gorm.io/gorm"
 	"regexp"
 	"strconv"
 	"sync/atomic"
@@ -109,8 +111,10 @@ func (s *Service) Authenticate(ctx context.Context, method, path string, p map[s
 // useNonce records nonce as used until the request carrying it could no
 // longer be accepted; a second use within that window is 10005.
 func (s *Service) useNonce(ctx context.Context, appID, nonce string, until time.Time) error {
-	err := s.db.WithContext(ctx).Table(s.t.Nonces).Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until}).Error
-	if duplicateKey(err) {
+	err := s.db.Single(ctx, func(db *gorm.DB) error {
+		return db.Table(s.t.Nonces).Create(&models.Nonce{AppID: appID, Nonce: nonce, ExpiresAt: until}).Error
+	})
+	if store.Duplicate(err) {
 		return newErr(paytype.CodeExpired, "nonce has already been used")
 	}
 	if err != nil {
@@ -129,7 +133,7 @@ func (j *nonceJanitor) maybePurge(ctx context.Context, s *Service) {
 	if j.n.Add(1)%purgeEvery != 0 {
 		return
 	}
-	err := s.db.WithContext(ctx).Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).
+	err := s.db.W.WithContext(ctx).Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).
 		Delete(&models.Nonce{}).Error
 	if err != nil {
 		s.logger(ctx).Warn("paycenter: purge expired nonces", "err", err)

@@ -5,32 +5,78 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
-	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // CreateCharge creates a charge, or returns the existing one for the same
-// (app, outTradeNo) and parameters (SPEC 2.3). It runs in phases, each a
-// recovery point: reserve the row, commit, call the channel under a lease,
-// record its channelParams. Exactly one caller at a time calls the channel;
-// a concurrent identical request gets the stored result or 20004.
+// (app, outTradeNo) and parameters (SPEC 2.3).
+//
+// A channel that signs its order locally (channels.OfflineCreator: Alipay,
+// the sandbox) is asked first and the charge is stored with its
+// channelParams: one write. A channel that calls out (WeChat Pay's prepay)
+// is called between two: the charge is stored holding the lease of the
+// call (a recovery point: a crash leaves a row whose lease ends, and the
+// same request then calls again with the same outTradeNo), then its
+// channelParams are recorded. Exactly one caller at a time calls the
+// channel; a concurrent identical request gets the stored result or 20004.
 func (s *Service) CreateCharge(ctx context.Context, appID string, p paytype.CreateChargeParams) (*paytype.ChargeResult, error) {
 	e, ch, err := s.prepareCharge(appID, &p)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.reserveCharge(ctx, s.db, e, ch, &p)
+	c := s.newCharge(e, ch, &p)
+	offline := isOffline(ch)
+	if offline {
+		if err := s.openOrder(ctx, ch, c); err != nil {
+			return nil, err
+		}
+	} else {
+		l := store.NewLease(c.CreatedAt.Add(s.callLease()))
+		c.LeaseUntil, c.LeaseToken = &l.Until, l.Token
+	}
+	err = s.db.Single(ctx, func(db *gorm.DB) error { return s.charges(db).Create(c).Error })
+	switch {
+	case err == nil && offline:
+		return storedOrder(c)
+	case err == nil:
+		return s.callOrder(ctx, ch, c, store.Lease{Token: c.LeaseToken, Until: *c.LeaseUntil})
+	case !store.Duplicate(err):
+		return nil, internal(err)
+	}
+	prev, err := s.existingCharge(ctx, s.db.W, e, ch, &p)
 	if err != nil {
 		return nil, err
 	}
-	return s.channelOrder(ctx, e, ch, c)
+	if prev.ChannelParams != "" {
+		return storedOrder(prev)
+	}
+	// Reserved earlier (CreateChargeTx, or a channel call that failed):
+	// open the channel order now, under the lease.
+	l := store.NewLease(s.utcNow().Add(s.callLease()))
+	ok, err := store.Claim(ctx, s.db, s.t.Charges, prev.ID, s.utcNow(), l,
+		"status = ? AND (channel_params IS NULL OR channel_params = '')", []any{models.ChargeCreated}, nil)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if !ok {
+		return s.stored(ctx, prev)
+	}
+	if offline {
+		if err := s.openOrder(ctx, ch, prev); err != nil {
+			s.releaseCharge(ctx, prev.ID, l)
+			return nil, err
+		}
+		return s.recordOrder(ctx, ch, prev, l)
+	}
+	return s.callOrder(ctx, ch, prev, l)
 }
 
 // CreateChargeTx reserves the charge inside the host's transaction tx,
@@ -43,8 +89,17 @@ func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string,
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.reserveCharge(ctx, tx, e, ch, &p)
-	if err != nil {
+	c := s.newCharge(e, ch, &p)
+	// In a savepoint, so that a duplicate key does not abort a host's
+	// PostgreSQL transaction.
+	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.charges(tx).Create(c).Error })
+	switch {
+	case err == nil:
+		return chargeResult(c, nil), nil
+	case !store.Duplicate(err):
+		return nil, internal(err)
+	}
+	if c, err = s.existingCharge(ctx, tx, e, ch, &p); err != nil {
 		return nil, err
 	}
 	var params channels.Params
@@ -69,46 +124,43 @@ func (s *Service) prepareCharge(appID string, p *paytype.CreateChargeParams) (*a
 	return e, ch, nil
 }
 
-// reserveCharge inserts the charge, or finds the earlier one with the same
-// (app, outTradeNo) and checks that it is the same request and still
-// payable. The number is unique per app and per channel account (apps on
-// one account share its numbers), both enforced by unique indexes.
-func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, ch channels.Channel, p *paytype.CreateChargeParams) (*models.Charge, error) {
+// newCharge is the CREATED charge of p, for app e on channel ch: in the
+// channel account's number space, with a marker of its own, looked at by
+// the worker when it expires (sooner once its order is handed out).
+func (s *Service) newCharge(e *appEntry, ch channels.Channel, p *paytype.CreateChargeParams) *models.Charge {
 	now := s.utcNow()
-	c := &models.Charge{
+	expire := now.Add(time.Duration(p.TimeExpire) * time.Second)
+	return &models.Charge{
 		AppID: e.ID, OutTradeNo: p.OutTradeNo, Account: account(e.ID, ch), Channel: p.Channel,
 		TotalFee: p.TotalFee, FeeType: p.FeeType,
 		ClientIP: p.ClientIP, Subject: p.Subject, Body: p.Body, Description: p.Description, Attach: p.Attach,
 		Analysis: p.Analysis, ReturnURL: p.ReturnURL, OpenID: p.OpenID, CreatedMs: p.Created,
-		TimeExpire: p.TimeExpire, ExpireAt: now.Add(time.Duration(p.TimeExpire) * time.Second),
-		Status: models.ChargeCreated, Marker: token()[:16], CreatedAt: now, UpdatedAt: now,
+		TimeExpire: p.TimeExpire, ExpireAt: expire, NextQueryAt: &expire,
+		Status: models.ChargeCreated, Marker: store.NewLease(now).Token[:16], CreatedAt: now, UpdatedAt: now,
 	}
-	// In a savepoint, so that a duplicate key does not abort a host's
-	// PostgreSQL transaction.
-	err := s.retryOwn(ctx, db, func() error {
-		return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.charges(tx).Create(c).Error })
-	})
-	if err == nil {
-		return c, nil
-	}
-	if !duplicateKey(err) {
-		return nil, internal(err)
-	}
-	// A locking read: in a host's MySQL REPEATABLE READ transaction a plain
-	// read would not see the row another transaction just committed.
-	err = s.retryOwn(ctx, db, func() (err error) {
+}
+
+// existingCharge is the earlier charge with p's (app, outTradeNo), which a
+// create met as a duplicate: it must be the same request and still
+// payable. Found with a locking read: in a host's MySQL REPEATABLE READ
+// transaction a plain read would not see the row another transaction just
+// committed. None for the app means the number is another app's on the
+// same channel account.
+func (s *Service) existingCharge(ctx context.Context, db *gorm.DB, e *appEntry, ch channels.Channel, p *paytype.CreateChargeParams) (*models.Charge, error) {
+	var c *models.Charge
+	err := s.retryOwn(ctx, db, func() (err error) {
 		c, err = s.findCharge(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutTradeNo)
-		if errors.Is(err, paytype.CodeInternal) {
-			return AsError(err).Err
+		if pe := AsError(err); err != nil && pe.Code == paytype.CodeInternal {
+			return pe.Err // retried when transient
 		}
 		return err
 	})
-	if errors.Is(err, paytype.CodeNotFound) { // the account's number belongs to another app
+	if errors.Is(err, paytype.CodeNotFound) {
 		return nil, newErr(paytype.CodeExists, "outTradeNo %s is already used by another app on the same %s merchant account "+
 			"(numbers are unique per channel account); use another outTradeNo", p.OutTradeNo, ch.Provider())
 	}
 	if err != nil {
-		return nil, err
+		return nil, internal(err)
 	}
 	if field := chargeDiffers(p, c); field != "" {
 		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists with a different %s", p.OutTradeNo, field)
@@ -118,10 +170,26 @@ func (s *Service) reserveCharge(ctx context.Context, db *gorm.DB, e *appEntry, c
 		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is paid", p.OutTradeNo)
 	case c.Status == models.ChargeClosed:
 		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is closed", p.OutTradeNo)
-	case now.After(c.ExpireAt):
+	case s.utcNow().After(c.ExpireAt):
 		return nil, newErr(paytype.CodeClosed, "outTradeNo %s already exists and has expired unpaid; use a new outTradeNo", p.OutTradeNo)
 	}
 	return c, nil
+}
+
+// retryOwn runs fn with retrying when db is the pay center's own handle
+// (fn is then its own transaction); in a host's transaction a conflict has
+// already rolled the host's work back, so it is returned as it is.
+func (s *Service) retryOwn(ctx context.Context, db *gorm.DB, fn func() error) error {
+	if db != s.db.W {
+		return fn()
+	}
+	return store.Retrying(ctx, fn)
+}
+
+// isOffline reports whether ch signs its orders without a network call.
+func isOffline(ch channels.Channel) bool {
+	o, ok := ch.(channels.OfflineCreator)
+	return ok && o.CreatesOffline()
 }
 
 // leaseMargin is added to a channel call's timeout to make the lease that
@@ -132,36 +200,9 @@ const leaseMargin = 5 * time.Second
 // callLease is the lease of one channel call.
 func (s *Service) callLease() time.Duration { return s.timeout + leaseMargin }
 
-// channelOrder returns the charge's channelParams, opening the channel
-// order first when there is none yet.
-func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) (*paytype.ChargeResult, error) {
-	if c.ChannelParams != "" {
-		return s.storedOrder(c)
-	}
-	now := s.utcNow()
-	tok := token()
-	lease := now.Add(s.callLease()) // outlasts the call: nobody else can close or call meanwhile
-	res := s.charges(s.db.WithContext(ctx)).
-		Where("id = ? AND status = ? AND (channel_params IS NULL OR channel_params = '')", c.ID, models.ChargeCreated).
-		Where("lease_until IS NULL OR lease_until < ?", now).
-		Updates(map[string]any{"lease_until": lease, "lease_token": tok})
-	if res.Error != nil {
-		return nil, internal(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		cur, err := s.findCharge(ctx, s.db, c.AppID, c.OutTradeNo)
-		if err != nil {
-			return nil, err
-		}
-		if cur.ChannelParams != "" {
-			return s.storedOrder(cur)
-		}
-		if cur.Status != models.ChargeCreated {
-			return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is %s", c.OutTradeNo, cur.Status)
-		}
-		return nil, newErr(paytype.CodeInProgress, "another request with outTradeNo %s is being processed; retry", c.OutTradeNo)
-	}
-
+// openOrder asks ch for c's client-side parameters and puts them on c,
+// with the time the worker first asks the channel about it.
+func (s *Service) openOrder(ctx context.Context, ch channels.Channel, c *models.Charge) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	params, err := ch.Create(cctx, &channels.CreateRequest{
 		AppID: c.AppID, Code: c.Channel, OutTradeNo: c.OutTradeNo, TotalFee: c.TotalFee,
@@ -171,42 +212,74 @@ func (s *Service) channelOrder(ctx context.Context, e *appEntry, ch channels.Cha
 	})
 	cancel()
 	if err != nil {
-		// Release the lease so that a retry of the same request calls the
-		// channel again (with the same outTradeNo).
-		s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
-		return nil, channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatOrder, "create the order", err)
+		return channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatOrder, "create the order", err)
 	}
 	raw, err := json.Marshal(params)
 	if err != nil {
-		return nil, internal(err)
+		return internal(err)
 	}
-	upd := map[string]any{"channel_params": string(raw), "lease_until": nil, "lease_token": "", "updated_at": s.utcNow()}
+	c.ChannelParams = string(raw)
 	if s.queryable(ch) {
 		// The order is handed out: from now on a lost notification is
 		// found by asking the channel.
-		upd["next_query_at"] = s.utcNow().Add(queryDelay(0))
+		next := earliest(s.utcNow().Add(queryDelay(0)), c.ExpireAt)
+		c.NextQueryAt = &next
 	}
-	res = s.charges(s.db.WithContext(context.WithoutCancel(ctx))).
-		Where("id = ? AND lease_token = ? AND (channel_params IS NULL OR channel_params = '')", c.ID, tok).
-		Updates(upd)
-	if res.Error != nil {
-		return nil, internal(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, internal(fmt.Errorf("charge %d: lost the lease during the channel call", c.ID))
-	}
-	c.ChannelParams = string(raw)
-	return chargeResult(c, params), nil
+	return nil
 }
 
-// queryable reports whether the reconciliation worker asks ch about
-// payments (real channels that can be queried; never the sandbox).
+// callOrder opens c's order at ch (a network call) under lease l, taken
+// by the caller, and records it.
+func (s *Service) callOrder(ctx context.Context, ch channels.Channel, c *models.Charge, l store.Lease) (*paytype.ChargeResult, error) {
+	if err := s.openOrder(ctx, ch, c); err != nil {
+		// Release the lease so that a retry of the same request calls the
+		// channel again (with the same outTradeNo).
+		s.releaseCharge(context.WithoutCancel(ctx), c.ID, l)
+		return nil, err
+	}
+	return s.recordOrder(ctx, ch, c, l)
+}
+
+// recordOrder stores the channelParams openOrder put on c and frees the
+// lease l.
+func (s *Service) recordOrder(ctx context.Context, ch channels.Channel, c *models.Charge, l store.Lease) (*paytype.ChargeResult, error) {
+	ok, err := store.Settle(context.WithoutCancel(ctx), s.db, s.t.Charges, c.ID, l, map[string]any{
+		"channel_params": c.ChannelParams, "next_query_at": c.NextQueryAt, "updated_at": s.utcNow()})
+	if err != nil {
+		return nil, internal(err)
+	}
+	if !ok {
+		return nil, internal(fmt.Errorf("charge %d: lost the lease during the channel call", c.ID))
+	}
+	c.LeaseUntil, c.LeaseToken = nil, ""
+	return storedOrder(c)
+}
+
+// stored answers a create that found the channel order being opened by
+// another request: its channelParams if they are stored meanwhile,
+// otherwise 20004.
+func (s *Service) stored(ctx context.Context, c *models.Charge) (*paytype.ChargeResult, error) {
+	cur, err := s.findCharge(ctx, s.db.W, c.AppID, c.OutTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if cur.ChannelParams != "" {
+		return storedOrder(cur)
+	}
+	if cur.Status != models.ChargeCreated {
+		return nil, newErr(paytype.CodeExists, "outTradeNo %s already exists and is %s", c.OutTradeNo, cur.Status)
+	}
+	return nil, newErr(paytype.CodeInProgress, "another request with outTradeNo %s is being processed; retry", c.OutTradeNo)
+}
+
+// queryable reports whether the worker asks ch about payments (real
+// channels that can be queried; never the sandbox).
 func (s *Service) queryable(ch channels.Channel) bool {
 	_, ok := ch.(channels.Querier)
 	return ok && ch != s.sandbox
 }
 
-func (s *Service) storedOrder(c *models.Charge) (*paytype.ChargeResult, error) {
+func storedOrder(c *models.Charge) (*paytype.ChargeResult, error) {
 	var params channels.Params
 	if err := json.Unmarshal([]byte(c.ChannelParams), &params); err != nil {
 		return nil, internal(fmt.Errorf("charge %d: stored channel params: %w", c.ID, err))
@@ -239,6 +312,7 @@ func (s *Service) findCharge(ctx context.Context, db *gorm.DB, appID, outTradeNo
 	return &c, nil
 }
 
+// chargeOn finds the charge outTradeNo of appID on channel code.
 func (s *Service) chargeOn(ctx context.Context, db *gorm.DB, appID string, code channels.Code, outTradeNo string) (*models.Charge, error) {
 	if err := ValidateChannel(code); err != nil {
 		return nil, err
@@ -256,31 +330,31 @@ func (s *Service) chargeOn(ctx context.Context, db *gorm.DB, appID string, code 
 	return c, nil
 }
 
-// PayResult answers whether a charge is paid (SPEC 2.4). A charge the
-// channel may still take money for — unpaid with its order handed out, or
-// closed while the channel has not confirmed the close — is checked with
-// the channel first, and a payment found there is applied exactly as a
-// notification would be.
+// PayResult answers whether a charge is paid (SPEC 2.4), from one read. A
+// charge the channel may still take money for — unpaid with its order
+// handed out, or closed while the channel has not confirmed the close — is
+// checked with the channel first, and a payment found there is applied
+// exactly as a notification would be.
 func (s *Service) PayResult(ctx context.Context, appID string, code channels.Code, outTradeNo string) (*paytype.PayResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.chargeOn(ctx, s.db, appID, code, outTradeNo)
+	c, err := s.chargeOn(ctx, s.db.R, appID, code, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
 	ch := e.byCode[c.Channel]
-	if q, ok := ch.(channels.Querier); ok && s.queryable(ch) && s.channelMayPay(c) {
+	if q, ok := ch.(channels.Querier); ok && s.queryable(ch) && channelMayPay(c) {
 		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
 		pay, err := q.QueryPayment(qctx, appID, c.Channel, c.OutTradeNo)
 		cancel()
 		if err != nil {
 			s.logger(ctx).Warn("paycenter: active query failed; answering from local state", "outTradeNo", c.OutTradeNo, "err", err)
-		} else if err := s.applyPayment(ctx, e, ch, c, pay, sourceQuery); err != nil {
+		} else if after, err := s.applyPayment(ctx, e, ch, c, pay, sourceQuery, nil); err != nil {
 			s.logger(ctx).Warn("paycenter: the active query's answer was not applied", "outTradeNo", c.OutTradeNo, "err", err)
-		} else if c, err = s.findCharge(ctx, s.db, appID, outTradeNo); err != nil {
-			return nil, err
+		} else {
+			c = after
 		}
 	}
 	return payResult(c), nil
@@ -289,7 +363,7 @@ func (s *Service) PayResult(ctx context.Context, appID string, code channels.Cod
 // channelMayPay reports whether the channel may hold a payment for c that
 // the pay center has not recorded: an unpaid charge whose order was handed
 // out, or a closed one whose close the channel has not confirmed.
-func (s *Service) channelMayPay(c *models.Charge) bool {
+func channelMayPay(c *models.Charge) bool {
 	switch c.Status {
 	case models.ChargeCreated:
 		return c.ChannelParams != ""
@@ -321,7 +395,7 @@ func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.C
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
-	c, err := s.chargeOn(ctx, s.db, appID, code, outTradeNo)
+	c, err := s.chargeOn(ctx, s.db.W, appID, code, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
@@ -329,30 +403,30 @@ func (s *Service) CloseCharge(ctx context.Context, appID string, code channels.C
 	if c.Status == models.ChargePaid {
 		return nil, paid
 	}
-	tok, ok, err := s.claimCharge(ctx, c.ID, []models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}, s.callLease())
+	l := store.NewLease(s.utcNow().Add(s.callLease()))
+	ok, err := store.Claim(ctx, s.db, s.t.Charges, c.ID, s.utcNow(), l, "status IN ?",
+		[]any{[]models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}}, nil)
 	if err != nil {
-		return nil, err
+		return nil, internal(err)
 	}
 	if !ok {
-		if cur, err := s.findCharge(ctx, s.db, appID, outTradeNo); err == nil && cur.Status == models.ChargePaid {
+		if cur, err := s.findCharge(ctx, s.db.W, appID, outTradeNo); err == nil && cur.Status == models.ChargePaid {
 			return nil, paid
 		}
 		return nil, newErr(paytype.CodeInProgress, "another request on charge %s is being processed; retry", outTradeNo)
 	}
-	defer s.releaseCharge(context.WithoutCancel(ctx), c.ID, tok)
-	switch err := s.closeCharge(ctx, c); {
+	defer s.releaseCharge(context.WithoutCancel(ctx), c.ID, l)
+	after, err := s.closeAtChannel(ctx, c)
+	switch {
 	case errors.Is(err, errPaidAtChannel):
 		return nil, newErr(paytype.CodeExists, "charge %s was paid at the channel and cannot be closed; refund it instead", outTradeNo)
 	case err != nil:
 		return nil, channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatQuery, "close the order", err)
 	}
-	if c, err = s.findCharge(ctx, s.db, appID, outTradeNo); err != nil {
-		return nil, err
-	}
-	if c.Status == models.ChargePaid {
+	if after.Status == models.ChargePaid {
 		return nil, newErr(paytype.CodeExists, "charge %s was paid meanwhile and cannot be closed; refund it instead", outTradeNo)
 	}
-	return &paytype.CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: c.Status}, nil
+	return &paytype.CloseResult{Channel: after.Channel, OutTradeNo: after.OutTradeNo, Status: after.Status}, nil
 }
 
 // errPaidAtChannel: the channel refused to close because the order is paid;
@@ -365,22 +439,13 @@ var errPaidAtChannel = errors.New("paid at the channel")
 // allowance for the two clocks.
 const closeWatch = 5 * time.Minute
 
-// How a close reached the channel, for markClosed.
-type closeAt int
-
-const (
-	closedLocally   closeAt = iota // CloseChargeTx: the worker closes at the channel later
-	closedAtChannel                // the channel confirmed: nothing more to ask
-	closeNotOpened                 // the channel has no order yet but one may still open: keep watching
-)
-
-// closeCharge closes c at its channel (every adapter that can close is
+// closeAtChannel closes c at its channel (every adapter that can close is
 // asked, even before any channel order is known: a create whose answer was
-// lost may have opened one) and then locally. The caller holds c's lease
-// (no channel order can be opened meanwhile), or c is already CLOSED.
-// A channel that says the order was paid wins: the payment is applied and
-// errPaidAtChannel returned.
-func (s *Service) closeCharge(ctx context.Context, c *models.Charge) error {
+// lost may have opened one) and then locally, and returns c as it is
+// after. The caller holds c's lease (no channel order can be opened
+// meanwhile). A channel that says the order was paid wins: the payment is
+// applied and errPaidAtChannel returned.
+func (s *Service) closeAtChannel(ctx context.Context, c *models.Charge) (*models.Charge, error) {
 	e := s.apps[c.AppID]
 	var ch channels.Channel
 	if e != nil {
@@ -400,53 +465,48 @@ func (s *Service) closeCharge(ctx context.Context, c *models.Charge) error {
 				how = closedAtChannel // expired at the channel too: it can no longer open
 			}
 		case err != nil:
-			return err
+			return nil, err
 		}
 	}
-	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, how) })
+	var after *models.Charge
+	err := s.write(ctx, func(t *txn) error {
+		cur, err := s.lockCharge(t, "id = ?", c.ID)
+		if err != nil {
+			return err
+		}
+		after = cur
+		_, err = s.close(ctx, t, cur, how)
+		return err
+	})
+	return after, internal0(err)
 }
 
 // applyPaidAtChannel applies the payment of a charge the channel refused to
 // close because it is paid.
-func (s *Service) applyPaidAtChannel(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) error {
+func (s *Service) applyPaidAtChannel(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge) (*models.Charge, error) {
 	q, ok := ch.(channels.Querier)
 	if !ok {
-		return errors.New("the channel says the charge was paid but cannot be queried")
+		return nil, errors.New("the channel says the charge was paid but cannot be queried")
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
 	pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
 	cancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pay.Status != channels.PaymentPaid {
-		return errors.New("the channel refused to close an order it does not report as paid")
+		return nil, errors.New("the channel refused to close an order it does not report as paid")
 	}
-	if err := s.applyPayment(ctx, e, ch, c, pay, sourceQuery); err != nil {
-		return err
-	}
-	return errPaidAtChannel
-}
-
-// claimCharge takes the lease of charge id (in one of statuses) for d: one
-// holder at a time calls the channel about a charge.
-func (s *Service) claimCharge(ctx context.Context, id int64, statuses []models.ChargeStatus, d time.Duration) (string, bool, error) {
-	now := s.utcNow()
-	tok := token()
-	res := s.charges(s.db.WithContext(ctx)).Where("id = ? AND status IN ?", id, statuses).
-		Where("lease_until IS NULL OR lease_until < ?", now).
-		Updates(map[string]any{"lease_until": now.Add(d), "lease_token": tok})
-	if res.Error != nil {
-		return "", false, internal(res.Error)
-	}
-	return tok, res.RowsAffected == 1, nil
-}
-
-// releaseCharge gives up the lease tok of charge id, if still held.
-func (s *Service) releaseCharge(ctx context.Context, id int64, tok string) {
-	err := s.charges(s.db.WithContext(ctx)).Where("id = ? AND lease_token = ?", id, tok).
-		Updates(map[string]any{"lease_until": nil, "lease_token": ""}).Error
+	after, err := s.applyPayment(ctx, e, ch, c, pay, sourceQuery, nil)
 	if err != nil {
+		return nil, err
+	}
+	return after, errPaidAtChannel
+}
+
+// releaseCharge gives up the lease l of charge id, if still held.
+func (s *Service) releaseCharge(ctx context.Context, id int64, l store.Lease) {
+	if _, err := store.Settle(ctx, s.db, s.t.Charges, id, l, nil); err != nil {
 		s.logger(ctx).Error("paycenter: release charge lease", "chargeId", id, "err", err)
 	}
 }
@@ -454,59 +514,30 @@ func (s *Service) releaseCharge(ctx context.Context, id int64, tok string) {
 // CloseChargeTx closes an unpaid charge locally inside the host's
 // transaction (OnClosed runs in it). It does not call the channel; call
 // CloseCharge after tx commits to close the channel order too. Until the
-// channel has confirmed the close, the reconciliation worker keeps asking
-// it to close, and a payment made after the close is recorded as a late
-// payment.
+// channel has confirmed the close, the worker keeps asking it to close,
+// and a payment made after the close is recorded as a late payment.
 func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, code channels.Code, outTradeNo string) (*paytype.CloseResult, error) {
 	if _, err := s.app(appID); err != nil {
 		return nil, err
 	}
-	c, err := s.chargeOn(ctx, tx, appID, code, outTradeNo)
-	if err != nil {
+	if _, err := s.chargeOn(ctx, tx, appID, code, outTradeNo); err != nil {
 		return nil, err
 	}
-	if c.Status == models.ChargePaid {
-		return nil, newErr(paytype.CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
-	}
-	if err := inHostTx(ctx, tx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, closedLocally) }); err != nil {
-		return nil, err
-	}
-	return &paytype.CloseResult{Channel: c.Channel, OutTradeNo: c.OutTradeNo, Status: models.ChargeClosed}, nil
-}
-
-// markClosed moves a CREATED charge to CLOSED and runs OnClosed, in tx, and
-// records how far the close reached the channel: confirmed (the
-// reconciliation worker stops asking about the charge), not opened yet
-// (it keeps watching until the expiry has passed) or local only (it goes on
-// closing at the channel, see ReconcileDue).
-func (s *Service) markClosed(ctx context.Context, tx *gorm.DB, id int64, how closeAt) error {
-	now := s.utcNow()
-	watch := map[closeAt]any{closedAtChannel: nil, closeNotOpened: now.Add(queryDelay(0))}
-	if next, ok := watch[how]; ok { // an already CLOSED charge: update the watch
-		err := s.charges(tx).Where("id = ? AND status = ?", id, models.ChargeClosed).Update("next_query_at", next).Error
+	err := inHost(ctx, tx, func(t *txn) error {
+		c, err := s.lockCharge(t, "app_id = ? AND out_trade_no = ?", appID, outTradeNo)
 		if err != nil {
-			return internal(err)
+			return err
 		}
-	}
-	upd := map[string]any{"status": models.ChargeClosed, "closed_at": now, "updated_at": now}
-	if next, ok := watch[how]; ok {
-		upd["next_query_at"] = next
-	}
-	res := s.charges(tx).Where("id = ? AND status = ?", id, models.ChargeCreated).Updates(upd)
-	if res.Error != nil {
-		return internal(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	var c models.Charge
-	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
-		return internal(err)
-	}
-	if err := s.runHook(ctx, func() error { return s.hooks.RunClosed(ctx, &hooks.Closed{Tx: tx, Charge: &c}) }); err != nil {
+		if c.Status == models.ChargePaid {
+			return newErr(paytype.CodeExists, "charge %s is paid and cannot be closed; refund it instead", outTradeNo)
+		}
+		_, err = s.close(ctx, t, c, closedLocally)
 		return err
+	})
+	if err != nil {
+		return nil, internal(err)
 	}
-	return s.emit(tx, c.AppID, hooks.ChargeClosed, c.ID, 0, payResult(&c))
+	return &paytype.CloseResult{Channel: code, OutTradeNo: outTradeNo, Status: models.ChargeClosed}, nil
 }
 
 // Where what a channel said about a charge or refund came from.
@@ -519,26 +550,76 @@ const (
 // it was recorded as a discrepancy for a person, not applied.
 var errNotApplied = errors.New("not applied: recorded as a discrepancy")
 
-// applyPayment applies what channel ch said about charge c: a payment, a
-// closure, or nothing. A payment that does not match the charge (amount,
-// channel account, the echoed marker) is not applied: it is recorded as a
-// discrepancy and errNotApplied returned.
-func (s *Service) applyPayment(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge, p *channels.Payment, source string) error {
-	if p == nil || (p.Status != channels.PaymentPaid && p.Status != channels.PaymentClosed) {
-		return nil // pending or a failed attempt: nothing changes
+// applyPayment applies, in one write transaction, what channel ch said
+// about charge c (as read before; it is read again locked): a payment, a
+// closure, or nothing. See applyPaymentTo.
+func (s *Service) applyPayment(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge, p *channels.Payment,
+	source string, inTx func(t *txn) error) (*models.Charge, error) {
+	after, err := s.applyPaymentTo(ctx, e, ch, "id = ?", []any{c.ID}, p, source, inTx)
+	if after == nil {
+		after = c
 	}
-	if kind, detail := mismatch(e, ch, c, p); kind != "" {
-		s.recordDiscrepancy(ctx, &models.Discrepancy{
-			Kind: kind, Source: source, AppID: c.AppID, Provider: ch.Provider(), Account: account(c.AppID, ch),
-			OutTradeNo: c.OutTradeNo, TransactionID: p.TransactionID,
-			LocalAmount: c.TotalFee, ChannelAmount: p.TotalFee, Detail: detail,
-		})
-		return errNotApplied
+	return after, err
+}
+
+// applyPaymentTo applies, in one write transaction, what channel ch said
+// about the charge where/args (read locked there: its one read in the
+// request): a payment, a closure, or nothing. A payment that does not
+// match the charge (amount, channel account, the echoed marker) is not
+// applied: it is recorded as a discrepancy and errNotApplied returned; a
+// charge that does not exist is errNoRow. inTx, when not nil, runs in the
+// same transaction (a notification's audit record). It returns the charge
+// as it is after (nil if not read).
+func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.Channel, where string, args []any,
+	p *channels.Payment, source string, inTx func(t *txn) error) (*models.Charge, error) {
+	act := p != nil && (p.Status == channels.PaymentPaid || p.Status == channels.PaymentClosed)
+	var after *models.Charge
+	var mis *models.Discrepancy
+	err := s.write(ctx, func(t *txn) error {
+		after, mis = nil, nil
+		if act {
+			cur, done, err := s.payMatching(ctx, t, e, ch, where, args, p)
+			if err != nil {
+				return err
+			}
+			if done { // the common case: one statement
+				after = cur
+				if inTx != nil {
+					return inTx(t)
+				}
+				return nil
+			}
+			cur, err = s.lockCharge(t, where, args...)
+			if err != nil {
+				return err
+			}
+			after = cur
+			if kind, detail := mismatch(e, ch, cur, p); kind != "" {
+				mis = &models.Discrepancy{
+					Kind: kind, Source: source, AppID: cur.AppID, Provider: ch.Provider(), Account: account(cur.AppID, ch),
+					OutTradeNo: cur.OutTradeNo, TransactionID: p.TransactionID,
+					LocalAmount: cur.TotalFee, ChannelAmount: p.TotalFee, Detail: detail,
+				}
+				return errNotApplied
+			}
+			if p.Status == channels.PaymentClosed {
+				_, err = s.close(ctx, t, cur, closedAtChannel)
+			} else {
+				_, err = s.pay(ctx, t, cur, p)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if inTx != nil {
+			return inTx(t)
+		}
+		return nil
+	})
+	if mis != nil {
+		s.recordDiscrepancy(ctx, mis)
 	}
-	if p.Status == channels.PaymentClosed {
-		return s.inTx(ctx, func(tx *gorm.DB) error { return s.markClosed(ctx, tx, c.ID, closedAtChannel) })
-	}
-	return s.inTx(ctx, func(tx *gorm.DB) error { return s.markPaid(ctx, tx, c.ID, p) })
+	return after, err
 }
 
 // mismatch says why what the channel reports about c cannot be c's, or ""
@@ -559,84 +640,10 @@ func mismatch(e *appEntry, ch channels.Channel, c *models.Charge, p *channels.Pa
 	return "", ""
 }
 
-// markPaid moves a charge to PAID (from CREATED, or from CLOSED: money was
-// taken, so it is recorded) and runs OnPaid, in tx. A charge already PAID is
-// left alone, so duplicate and concurrent notifications fire the hook once.
-//
-// The payment is late when the channel's payment time is after the
-// charge's expiry, or not before the second in which the charge was closed
-// (channels report payment times to the second; a payment racing a close
-// within that second is treated as after it) — never judged by when the
-// pay center happens to process it. A channel that gives no payment time is
-// taken to have been paid now.
-func (s *Service) markPaid(ctx context.Context, tx *gorm.DB, id int64, p *channels.Payment) error {
-	now := s.utcNow()
-	paidAt := p.PaidAt.UTC()
-	if p.PaidAt.IsZero() {
-		paidAt = now
+// earliest is the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
 	}
-	closedBefore := paidAt.Truncate(time.Second).Add(time.Second) // closed_at < this: closed in paidAt's second or before
-	res := s.charges(tx).Where("id = ? AND status IN ?", id, []models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}).
-		Updates(map[string]any{
-			"late_paid":      gorm.Expr("(expire_at < ? OR (closed_at IS NOT NULL AND closed_at < ?))", paidAt, closedBefore),
-			"status":         models.ChargePaid,
-			"transaction_id": p.TransactionID,
-			"paid_at":        paidAt,
-			"next_query_at":  nil,
-			"updated_at":     now,
-		})
-	if res.Error != nil {
-		return internal(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	var c models.Charge
-	if err := s.charges(tx).Where("id = ?", id).Take(&c).Error; err != nil {
-		return internal(err)
-	}
-	if c.LatePaid && s.refundLate {
-		s.refundLatePayment(ctx, tx, &c)
-	}
-	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: tx, Charge: &c, Late: c.LatePaid}) }); err != nil {
-		return err
-	}
-	return s.emit(tx, c.AppID, hooks.ChargeSucceeded, c.ID, 0, payResult(&c))
-}
-
-// LateRefundPrefix starts the refund number of an automatic late-payment
-// refund: "LATE_" + outTradeNo. The underscore keeps it apart from every
-// merchant number (outRefundNo is letters and digits only); both channels
-// accept it.
-const LateRefundPrefix = "LATE_"
-
-// refundLatePayment reserves a full refund of a late payment (LatePayment
-// "refund") and records its number on c; the refund worker sends it.
-// Recording the payment matters more than refunding it: if the refund
-// cannot be reserved, that is logged for a person to handle and the
-// payment still commits.
-func (s *Service) refundLatePayment(ctx context.Context, tx *gorm.DB, c *models.Charge) {
-	now := s.utcNow()
-	r := &models.Refund{
-		AppID: c.AppID, OutRefundNo: LateRefundPrefix + c.OutTradeNo, Account: c.Account, ChargeID: c.ID,
-		OutTradeNo: c.OutTradeNo, RefundFee: c.TotalFee, RefundDesc: "late payment refunded automatically",
-		Status: models.RefundProcessing, LatePayment: true, NextCheckAt: &now, CreatedAt: now, UpdatedAt: now,
-	}
-	err := tx.Transaction(func(tx *gorm.DB) error { // a savepoint: a failure here must not abort the payment
-		if err := s.refunds(tx).Create(r).Error; err != nil {
-			return err
-		}
-		res := s.charges(tx).Where("id = ? AND refund_reserved = 0", c.ID).Updates(map[string]any{
-			"refund_reserved": gorm.Expr("total_fee"), "late_refund_no": r.OutRefundNo, "updated_at": now})
-		if res.Error == nil && res.RowsAffected == 0 {
-			return errors.New("the charge already has refunds reserved")
-		}
-		return res.Error
-	})
-	if err != nil {
-		s.logger(ctx).Error("paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
-			"appId", c.AppID, "outTradeNo", c.OutTradeNo, "err", err)
-		return
-	}
-	c.RefundReserved, c.LateRefundNo = c.TotalFee, r.OutRefundNo
+	return a
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/paytype"
 	"strings"
 
@@ -24,22 +25,24 @@ func (s *Service) recordDiscrepancy(ctx context.Context, d *models.Discrepancy) 
 	s.logger(ctx).Error("paycenter: discrepancy with the channel, not applied; see PayCenter.Discrepancies",
 		"kind", d.Kind, "source", d.Source, "appId", d.AppID, "account", d.Account, "outTradeNo", d.OutTradeNo,
 		"outRefundNo", d.OutRefundNo, "localAmount", d.LocalAmount, "channelAmount", d.ChannelAmount, "detail", d.Detail)
-	if err := s.saveDiscrepancy(context.WithoutCancel(ctx), s.db, d); err != nil {
+	if err := s.saveDiscrepancy(context.WithoutCancel(ctx), d); err != nil {
 		s.logger(ctx).Error("paycenter: store discrepancy", "kind", d.Kind, "outTradeNo", d.OutTradeNo, "err", err)
 	}
 }
 
-// saveDiscrepancy inserts d in db, or counts one more occurrence of the
+// saveDiscrepancy inserts d, or counts one more occurrence of the
 // discrepancy with the same key.
-func (s *Service) saveDiscrepancy(ctx context.Context, db *gorm.DB, d *models.Discrepancy) error {
+func (s *Service) saveDiscrepancy(ctx context.Context, d *models.Discrepancy) error {
 	now := s.utcNow()
 	d.Status, d.Occurrences, d.CreatedAt, d.UpdatedAt = models.DiscrepancyOpen, 1, now, now
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return tx.Table(s.t.Discrepancies).Create(d).Error })
-	if !duplicateKey(err) {
+	err := s.db.Single(ctx, func(db *gorm.DB) error { return db.Table(s.t.Discrepancies).Create(d).Error })
+	if !store.Duplicate(err) {
 		return err
 	}
-	return db.WithContext(ctx).Table(s.t.Discrepancies).Where("dedupe_key = ?", d.DedupeKey).
-		Updates(map[string]any{"occurrences": gorm.Expr("occurrences + 1"), "updated_at": now}).Error
+	return s.db.Single(ctx, func(db *gorm.DB) error {
+		return db.Table(s.t.Discrepancies).Where("dedupe_key = ?", d.DedupeKey).
+			Updates(map[string]any{"occurrences": gorm.Expr("occurrences + 1"), "updated_at": now}).Error
+	})
 }
 
 // discrepancyKey identifies a discrepancy whatever its source.
@@ -51,7 +54,7 @@ func discrepancyKey(d *models.Discrepancy) string {
 
 // Discrepancies lists discrepancies, newest first.
 func (s *Service) Discrepancies(ctx context.Context, f paytype.DiscrepancyFilter) ([]models.Discrepancy, error) {
-	q := s.db.WithContext(ctx).Table(s.t.Discrepancies)
+	q := s.db.R.WithContext(ctx).Table(s.t.Discrepancies)
 	for col, v := range map[string]string{"status": string(f.Status), "kind": string(f.Kind), "app_id": f.AppID, "out_trade_no": f.OutTradeNo} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
@@ -70,7 +73,7 @@ func (s *Service) ResolveDiscrepancy(ctx context.Context, id int64, note string)
 		return err
 	}
 	now := s.utcNow()
-	res := s.db.WithContext(ctx).Table(s.t.Discrepancies).Where("id = ?", id).Updates(map[string]any{
+	res := s.db.W.WithContext(ctx).Table(s.t.Discrepancies).Where("id = ?", id).Updates(map[string]any{
 		"status": models.DiscrepancyResolved, "note": note, "resolved_at": now, "updated_at": now})
 	if res.Error != nil {
 		return internal(res.Error)

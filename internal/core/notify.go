@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gopaycenter/paycenter/paytype"
+	"gorm.io/gorm"
 	"io"
 	"net/http"
 
@@ -46,16 +47,18 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNotificationBytes))
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := s.auditRecord(appID, provider, path, r.Header, body)
 	var n *channels.Notification
 	if err == nil {
 		n, err = parseSafely(ctx, ch, r, path)
 	}
-	verified := err == nil
-	var outTradeNo string
-	if verified && n != nil {
-		outTradeNo, err = s.applyNotification(ctx, e, ch, n)
+	if err == nil && n != nil {
+		// The audit record commits with the state change it caused.
+		err = s.applyNotification(ctx, e, ch, n, rec)
 	}
-	s.audit(ctx, appID, provider, path, r.Header, body, outTradeNo, verified, err)
+	if err != nil || n == nil {
+		s.audit(ctx, rec, err == nil || n != nil, err)
+	}
 	if err != nil {
 		s.logger(ctx).Warn("paycenter: notification refused", "appId", appID, "provider", provider, "path", clean(path, 64), "err", err)
 	}
@@ -74,58 +77,63 @@ func parseSafely(ctx context.Context, ch channels.Channel, r *http.Request, path
 }
 
 // applyNotification checks a verified notification against our records
-// and applies it. It returns the charge's outTradeNo for the audit record,
-// and errNotApplied when it recorded a discrepancy instead.
-func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channels.Channel, n *channels.Notification) (string, error) {
+// and applies it, with its audit record rec in the same transaction. It
+// returns errNotApplied when it recorded a discrepancy instead.
+func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channels.Channel, n *channels.Notification, rec *models.Notification) error {
 	switch n.Kind {
 	case channels.NotifyPayment:
 		p := n.Payment
 		if p == nil {
-			return "", errors.New("payment notification without payment")
+			return errors.New("payment notification without payment")
 		}
-		c, err := s.findCharge(ctx, s.db, e.ID, p.OutTradeNo)
-		if errors.Is(err, paytype.CodeNotFound) {
-			if p.Status != channels.PaymentPaid {
-				return p.OutTradeNo, nil // nothing to apply, nothing lost
-			}
-			s.recordDiscrepancy(ctx, &models.Discrepancy{
-				Kind: models.DiscrepancyForeignOrder, Source: sourceNotification, AppID: e.ID, Provider: ch.Provider(),
-				Account: account(e.ID, ch), OutTradeNo: p.OutTradeNo, TransactionID: p.TransactionID,
-				ChannelAmount: p.TotalFee, Detail: "a verified payment for a number this app has no charge for",
-			})
-			return p.OutTradeNo, errNotApplied
+		rec.OutTradeNo = clean(p.OutTradeNo, 32)
+		_, err := s.applyPaymentTo(ctx, e, ch, "app_id = ? AND out_trade_no = ?", []any{e.ID, p.OutTradeNo}, p, sourceNotification,
+			func(t *txn) error { return t.Table(s.t.Notifications).Create(rec).Error })
+		if !errors.Is(err, errNoRow) {
+			return err
 		}
-		if err != nil {
-			return p.OutTradeNo, err
+		if p.Status != channels.PaymentPaid {
+			return s.recordAudit(ctx, rec) // nothing to apply, nothing lost
 		}
-		return c.OutTradeNo, s.applyPayment(ctx, e, ch, c, p, sourceNotification)
+		s.recordDiscrepancy(ctx, &models.Discrepancy{
+			Kind: models.DiscrepancyForeignOrder, Source: sourceNotification, AppID: e.ID, Provider: ch.Provider(),
+			Account: account(e.ID, ch), OutTradeNo: p.OutTradeNo, TransactionID: p.TransactionID,
+			ChannelAmount: p.TotalFee, Detail: "a verified payment for a number this app has no charge for",
+		})
+		return errNotApplied
 	case channels.NotifyRefund:
 		if n.Refund == nil {
-			return "", errors.New("refund notification without refund")
+			return errors.New("refund notification without refund")
 		}
-		return s.applyRefundNotification(ctx, e, ch, n.Refund)
+		return s.applyRefundNotification(ctx, e, ch, n.Refund, rec)
 	}
-	return "", fmt.Errorf("unknown notification kind %q", n.Kind)
+	return fmt.Errorf("unknown notification kind %q", n.Kind)
+}
+
+// recordAudit stores rec alone (a notification that changes nothing).
+func (s *Service) recordAudit(ctx context.Context, rec *models.Notification) error {
+	return s.db.Single(ctx, func(db *gorm.DB) error { return db.Table(s.t.Notifications).Create(rec).Error })
 }
 
 // applyRefundNotification checks a verified refund notification against
 // the refund it names and applies it.
-func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch channels.Channel, rf *channels.Refund) (string, error) {
+func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch channels.Channel, rf *channels.Refund, rec *models.Notification) error {
+	rec.OutTradeNo = clean(rf.OutTradeNo, 32)
 	d := &models.Discrepancy{Source: sourceNotification, AppID: e.ID, Provider: ch.Provider(), Account: account(e.ID, ch),
 		OutTradeNo: rf.OutTradeNo, OutRefundNo: rf.OutRefundNo, ChannelAmount: rf.RefundFee}
-	r, err := s.findRefund(ctx, s.db, e.ID, rf.OutRefundNo)
+	r, err := s.findRefund(ctx, s.db.R, e.ID, rf.OutRefundNo)
 	switch {
 	case errors.Is(err, paytype.CodeNotFound):
 		d.Kind, d.Detail = models.DiscrepancyRefundUnknown, "a verified refund with a number this app has no refund for"
 	case err != nil:
-		return rf.OutTradeNo, err
+		return err
 	case rf.OutTradeNo != "" && rf.OutTradeNo != r.OutTradeNo:
 		d.Kind, d.Detail = models.DiscrepancyRefundUnknown, fmt.Sprintf("refund %s belongs to charge %s here", r.OutRefundNo, r.OutTradeNo)
 	}
 	if d.Kind == "" {
-		c, err := s.findCharge(ctx, s.db, e.ID, r.OutTradeNo)
+		c, err := s.findCharge(ctx, s.db.R, e.ID, r.OutTradeNo)
 		if err != nil {
-			return r.OutTradeNo, err
+			return err
 		}
 		d.Account, d.LocalAmount = c.Account, r.RefundFee
 		switch {
@@ -134,11 +142,13 @@ func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch c
 		case rf.RefundFee != 0 && rf.RefundFee != r.RefundFee:
 			d.Kind, d.Detail = models.DiscrepancyRefundAmount, fmt.Sprintf("refunded %d fen, the refund is %d fen", rf.RefundFee, r.RefundFee)
 		default:
-			return c.OutTradeNo, s.applyRefund(ctx, e, r.ID, rf, sourceNotification)
+			rec.OutTradeNo = clean(c.OutTradeNo, 32)
+			_, err := s.applyRefund(ctx, r, rf, sourceNotification, nil, func(t *txn) error { return t.Table(s.t.Notifications).Create(rec).Error })
+			return err
 		}
 	}
 	s.recordDiscrepancy(ctx, d)
-	return d.OutTradeNo, errNotApplied
+	return errNotApplied
 }
 
 // auditHeaders are the request headers worth keeping with a notification:
@@ -147,12 +157,11 @@ func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch c
 var auditHeaders = []string{"Content-Type", "Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp",
 	"Wechatpay-Nonce", "Wechatpay-Signature-Type", "X-Sandbox-Signature"}
 
-// audit stores the notification's record: the body as received (whole when
-// the channel's signature verified; its first models.MaxRefusedBodyBytes
-// otherwise, since anyone can post those), its size and SHA-256. A record
-// that cannot be stored is logged with that hash, so the body can be
-// matched later.
-func (s *Service) audit(ctx context.Context, appID, provider, path string, h http.Header, body []byte, outTradeNo string, verified bool, err error) {
+// auditRecord is the audit record of a notification: the body as received
+// (whole; audit keeps only the first models.MaxRefusedBodyBytes of one
+// whose signature did not verify, since anyone can post those), its size
+// and SHA-256, and the channel's signature headers.
+func (s *Service) auditRecord(appID, provider, path string, h http.Header, body []byte) *models.Notification {
 	kept := map[string]string{}
 	for _, k := range auditHeaders {
 		if v := h.Get(k); v != "" {
@@ -161,20 +170,24 @@ func (s *Service) audit(ctx context.Context, appID, provider, path string, h htt
 	}
 	hj, _ := json.Marshal(kept)
 	sum := sha256.Sum256(body)
-	stored := body
-	if !verified && len(stored) > models.MaxRefusedBodyBytes {
-		stored = stored[:models.MaxRefusedBodyBytes]
+	return &models.Notification{
+		AppID: appID, Provider: provider, Path: clean(path, 64), Headers: string(hj), Body: body,
+		BodySize: int64(len(body)), BodySHA256: hex.EncodeToString(sum[:]), Accepted: true, CreatedAt: s.utcNow(),
 	}
-	rec := &models.Notification{
-		AppID: appID, Provider: provider, Path: clean(path, 64), OutTradeNo: clean(outTradeNo, 32),
-		Headers: string(hj), Body: stored, BodySize: int64(len(body)), BodySHA256: hex.EncodeToString(sum[:]),
-		Accepted: err == nil, CreatedAt: s.utcNow(),
+}
+
+// audit stores the record of a notification refused (err) or changing
+// nothing, on its own. A record that cannot be stored is logged with the
+// body's hash, so the body can be matched later.
+func (s *Service) audit(ctx context.Context, rec *models.Notification, verified bool, err error) {
+	if !verified && len(rec.Body) > models.MaxRefusedBodyBytes {
+		rec.Body = rec.Body[:models.MaxRefusedBodyBytes]
 	}
 	if err != nil {
-		rec.Error = clean(err.Error(), 500)
+		rec.Accepted, rec.Error = false, clean(err.Error(), 500)
 	}
-	if derr := s.db.WithContext(context.WithoutCancel(ctx)).Table(s.t.Notifications).Create(rec).Error; derr != nil {
-		s.logger(ctx).Error("paycenter: store notification audit record", "appId", appID, "provider", provider,
+	if derr := s.recordAudit(context.WithoutCancel(ctx), rec); derr != nil {
+		s.logger(ctx).Error("paycenter: store notification audit record", "appId", rec.AppID, "provider", rec.Provider,
 			"accepted", rec.Accepted, "bodySize", rec.BodySize, "bodySha256", rec.BodySHA256, "err", derr)
 	}
 }

@@ -3,16 +3,15 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/channels"
-	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Refund refunds part or all of a paid charge (SPEC 2.5), idempotent on
@@ -20,7 +19,8 @@ import (
 // update (refund_reserved + fee ≤ total_fee) in the same transaction that
 // inserts the refund, so no interleaving of requests on any database can
 // refund more than was paid. The channel is called after that commits,
-// under a lease, with outRefundNo as the channel's refund number.
+// under a lease, with outRefundNo as the channel's refund number; a
+// definite refusal is answered 30003/30103.
 func (s *Service) Refund(ctx context.Context, appID string, p paytype.RefundParams) (*paytype.RefundResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
@@ -29,11 +29,26 @@ func (s *Service) Refund(ctx context.Context, appID string, p paytype.RefundPara
 	if err := validateRefund(&p); err != nil {
 		return nil, err
 	}
-	r, err := s.reserveRefund(ctx, s.db, e, &p, s.inTx)
+	c, r, err := s.reserveRefund(ctx, s.db.W, e, &p, func(ctx context.Context, fn func(*gorm.DB) error) error {
+		return s.write(ctx, func(t *txn) error { return fn(t.DB) })
+	})
 	if err != nil {
 		return nil, err
 	}
-	return s.driveRefund(ctx, e, r, true)
+	if !r.Status.Final() {
+		if r.Submitted {
+			r, err = s.queryRefund(ctx, e, c, r)
+		} else {
+			r, err = s.submitRefund(ctx, e, c, r)
+		}
+		if err != nil && !errors.Is(err, errNotApplied) {
+			return nil, err
+		}
+	}
+	if r.Status == models.RefundFailed {
+		return nil, newErr(paytype.CodeWechatRefund.Channel(c.Channel.Provider()), "the channel refused refund %s: %s", r.OutRefundNo, r.FailReason)
+	}
+	return refundResult(r), nil
 }
 
 // RefundTx reserves the refund inside the host's transaction tx, with every
@@ -48,8 +63,8 @@ func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p pay
 	if err := validateRefund(&p); err != nil {
 		return nil, err
 	}
-	r, err := s.reserveRefund(ctx, tx, e, &p, func(ctx context.Context, fn func(*gorm.DB) error) error {
-		return inHostTx(ctx, tx, fn)
+	_, r, err := s.reserveRefund(ctx, tx, e, &p, func(ctx context.Context, fn func(*gorm.DB) error) error {
+		return inHost(ctx, tx, func(t *txn) error { return fn(t.DB) })
 	})
 	if err != nil {
 		return nil, err
@@ -59,17 +74,17 @@ func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p pay
 
 // reserveRefund inserts the PROCESSING refund and reserves its amount, or
 // returns the earlier refund with the same outRefundNo when it is the same
-// request.
+// request; with the charge.
 func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p *paytype.RefundParams,
-	run func(context.Context, func(*gorm.DB) error) error) (*models.Refund, error) {
+	run func(context.Context, func(*gorm.DB) error) error) (*models.Charge, *models.Refund, error) {
 	c, err := s.findCharge(ctx, db, e.ID, p.OutTradeNo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r, err := s.findRefund(ctx, db, e.ID, p.OutRefundNo); err == nil {
-		return r, sameRefund(r, p)
+		return c, r, sameRefund(r, p)
 	} else if !errors.Is(err, paytype.CodeNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.utcNow()
 	check := now.Add(queryDelay(0)) // the refund worker's first look, if still PROCESSING
@@ -81,7 +96,7 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 	errDuplicate := errors.New("duplicate outRefundNo")
 	err = run(ctx, func(tx *gorm.DB) error {
 		if err := s.refunds(tx).Create(r).Error; err != nil {
-			if duplicateKey(err) {
+			if store.Duplicate(err) {
 				return errDuplicate
 			}
 			return err
@@ -93,7 +108,7 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 			return upd.Error
 		}
 		if upd.RowsAffected == 0 {
-			return s.refusal(ctx, tx, c.ID, p)
+			return s.refusal(tx, c.ID, p)
 		}
 		return nil
 	})
@@ -102,21 +117,21 @@ func (s *Service) reserveRefund(ctx context.Context, db *gorm.DB, e *appEntry, p
 		// A locking read sees it even from a MySQL REPEATABLE READ snapshot.
 		r, err := s.findRefund(ctx, db.Clauses(clause.Locking{Strength: "UPDATE"}), e.ID, p.OutRefundNo)
 		if errors.Is(err, paytype.CodeNotFound) { // the account's number belongs to another app
-			return nil, newErr(paytype.CodeExists, "outRefundNo %s is already used by another app on the same channel merchant account "+
+			return nil, nil, newErr(paytype.CodeExists, "outRefundNo %s is already used by another app on the same channel merchant account "+
 				"(numbers are unique per channel account); use another outRefundNo", p.OutRefundNo)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return r, sameRefund(r, p)
+		return c, r, sameRefund(r, p)
 	case err != nil:
-		return nil, internal(err)
+		return nil, nil, internal(err)
 	}
-	return r, nil
+	return c, r, nil
 }
 
 // refusal explains why the reservation update matched no row.
-func (s *Service) refusal(ctx context.Context, tx *gorm.DB, chargeID int64, p *paytype.RefundParams) error {
+func (s *Service) refusal(tx *gorm.DB, chargeID int64, p *paytype.RefundParams) error {
 	var c models.Charge
 	if err := s.charges(tx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", chargeID).Take(&c).Error; err != nil {
 		return err
@@ -146,9 +161,9 @@ func sameRefund(r *models.Refund, p *paytype.RefundParams) error {
 	return newErr(paytype.CodeExists, "outRefundNo %s already exists with a different %s", p.OutRefundNo, field)
 }
 
-// RefundResult answers a refund's state (SPEC 2.6); a PROCESSING refund is
-// first driven forward with the channel (sent again if it never reached
-// the channel, otherwise queried).
+// RefundResult answers a refund's state (SPEC 2.6). A refund still pending
+// is moved forward with the channel first: sent (again, with the same
+// number) if the channel never accepted it, otherwise queried.
 func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (*paytype.RefundResult, error) {
 	e, err := s.app(appID)
 	if err != nil {
@@ -157,11 +172,29 @@ func (s *Service) RefundResult(ctx context.Context, appID, outRefundNo string) (
 	if err := validateRefundQuery(outRefundNo); err != nil {
 		return nil, err
 	}
-	r, err := s.findRefund(ctx, s.db, appID, outRefundNo)
+	r, err := s.findRefund(ctx, s.db.R, appID, outRefundNo)
 	if err != nil {
 		return nil, err
 	}
-	return s.driveRefund(ctx, e, r, false)
+	if r.Status.Final() {
+		return refundResult(r), nil
+	}
+	c, err := s.findCharge(ctx, s.db.R, appID, r.OutTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	if r.Submitted {
+		r, err = s.queryRefund(ctx, e, c, r)
+	} else {
+		r, err = s.submitRefund(ctx, e, c, r)
+	}
+	if errors.Is(err, paytype.CodeInProgress) || errors.Is(err, errNotApplied) {
+		return refundResult(r), nil // another request is sending it right now; or the channel contradicts a final refund
+	}
+	if err != nil {
+		return nil, err
+	}
+	return refundResult(r), nil
 }
 
 // RefundResultTx answers from the state visible in tx, without asking the
@@ -180,21 +213,8 @@ func (s *Service) RefundResultTx(ctx context.Context, tx *gorm.DB, appID, outRef
 	return refundResult(r), nil
 }
 
-// driveRefund moves a PROCESSING or ABNORMAL refund forward: a refund the
-// channel has not accepted yet is sent (again, with the same number) under
-// a lease; an accepted one is queried. Unknown outcomes leave it as it is.
-// A definite refusal fails it and, when strict, is returned as 30003/30103.
-func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund, strict bool) (*paytype.RefundResult, error) {
-	if r.Status.Final() {
-		if r.Status == models.RefundFailed && strict {
-			return nil, newErr(paytype.CodeWechatRefund.Channel(s.providerOf(ctx, e, r)), "refund %s failed: %s", r.OutRefundNo, r.FailReason)
-		}
-		return refundResult(r), nil
-	}
-	c, err := s.findCharge(ctx, s.db, e.ID, r.OutTradeNo)
-	if err != nil {
-		return nil, err
-	}
+// refundRequest is what the channel is told of refund r of charge c.
+func (s *Service) refundRequest(e *appEntry, c *models.Charge, r *models.Refund) (channels.Channel, *channels.RefundRequest) {
 	ch := e.byCode[c.Channel]
 	req := &channels.RefundRequest{
 		AppID: e.ID, Code: c.Channel, OutTradeNo: c.OutTradeNo, OutRefundNo: r.OutRefundNo,
@@ -203,189 +223,134 @@ func (s *Service) driveRefund(ctx context.Context, e *appEntry, r *models.Refund
 	if ch != nil {
 		req.CallbackURL = s.callbackURL(e.ID, ch)
 	}
-
-	var out *channels.Refund
-	if !r.Submitted {
-		refunder, ok := ch.(channels.Refunder)
-		if !ok || ch == nil {
-			return nil, newErr(paytype.CodeNoChannel, "channel %s cannot refund for this app", c.Channel)
-		}
-		now := s.utcNow()
-		tok := token()
-		lease := now.Add(s.callLease())
-		// next_check_at = the lease's end: if this process dies during the
-		// call, the refund worker retries as soon as the lease has passed.
-		var res *gorm.DB
-		if err := retrying(ctx, func() error {
-			res = s.refunds(s.db.WithContext(ctx)).
-				Where("id = ? AND status = ? AND submitted = ?", r.ID, models.RefundProcessing, false).
-				Where("lease_until IS NULL OR lease_until < ?", now).
-				Updates(map[string]any{"lease_until": lease, "lease_token": tok, "next_check_at": lease})
-			return res.Error
-		}); err != nil {
-			return nil, internal(err)
-		}
-		if res.RowsAffected == 0 {
-			cur, err := s.findRefund(ctx, s.db, e.ID, r.OutRefundNo)
-			if err != nil {
-				return nil, err
-			}
-			if cur.Status == models.RefundProcessing && !cur.Submitted {
-				return nil, newErr(paytype.CodeInProgress, "another request with outRefundNo %s is being processed; retry", r.OutRefundNo)
-			}
-			return s.driveRefund(ctx, e, cur, strict)
-		}
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		out, err = refunder.Refund(cctx, req)
-		cancel()
-		bg := context.WithoutCancel(ctx)
-		if err != nil && !channels.IsDefinite(err) {
-			// Unknown outcome: stay PROCESSING, not submitted; the next
-			// attempt (a retry, refund-result or the worker on its
-			// schedule) sends the same number again.
-			s.logger(ctx).Warn("paycenter: refund outcome unknown; it stays PROCESSING", "outRefundNo", r.OutRefundNo, "err", err)
-			next := s.utcNow().Add(queryDelay(r.CheckCount))
-			if rel := s.refunds(s.db.WithContext(bg)).Where("id = ? AND lease_token = ?", r.ID, tok).
-				Updates(map[string]any{"lease_until": nil, "lease_token": "", "next_check_at": next}); rel.Error != nil {
-				s.logger(ctx).Error("paycenter: release refund lease", "outRefundNo", r.OutRefundNo, "err", rel.Error)
-			}
-			return refundResult(r), nil
-		}
-		if err != nil {
-			var ce *channels.Error
-			errors.As(err, &ce)
-			out = &channels.Refund{Status: channels.RefundFailed, Message: ce.Message}
-		}
-		ctx = bg
-	} else {
-		rq, ok := ch.(channels.RefundQuerier)
-		if !ok || ch == nil {
-			return refundResult(r), nil
-		}
-		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-		out, err = rq.QueryRefund(qctx, req)
-		cancel()
-		if err != nil {
-			s.logger(ctx).Warn("paycenter: refund query failed; answering from local state", "outRefundNo", r.OutRefundNo, "err", err)
-			return refundResult(r), nil
-		}
-	}
-	if err := s.applyRefund(ctx, e, r.ID, out, sourceQuery); err != nil && !errors.Is(err, errNotApplied) {
-		return nil, err
-	}
-	cur, err := s.findRefund(ctx, s.db, e.ID, r.OutRefundNo)
-	if err != nil {
-		return nil, err
-	}
-	if cur.Status == models.RefundFailed && strict {
-		return nil, newErr(paytype.CodeWechatRefund.Channel(c.Channel.Provider()), "the channel refused refund %s: %s", r.OutRefundNo, cur.FailReason)
-	}
-	return refundResult(cur), nil
+	return ch, req
 }
 
-func (s *Service) providerOf(ctx context.Context, e *appEntry, r *models.Refund) string {
-	c, err := s.findCharge(ctx, s.db, e.ID, r.OutTradeNo)
-	if err != nil {
-		return ""
-	}
-	return c.Channel.Provider()
-}
-
-// applyRefund records what the channel said about refund id: accepted
-// (submitted, still PROCESSING), ABNORMAL (not final: its amount stays
-// reserved), SUCCESS or FAILED. Each move is conditional on the refund's
-// current status and emits its event once; OnRefund runs, in the
-// transaction, when the refund becomes final. A channel that reports a
-// final refund differently than recorded is recorded as a discrepancy.
-func (s *Service) applyRefund(ctx context.Context, e *appEntry, id int64, out *channels.Refund, source string) error {
-	if out == nil {
-		return nil
+// submitRefund sends refund r (PROCESSING, not accepted by the channel
+// yet) to the channel with its own number, under the refund's lease, and
+// records the answer: accepted, or a final or ABNORMAL status. An unknown
+// outcome leaves it PROCESSING and not submitted, for the next attempt to
+// send again. It returns the refund as it is after; 20004 when another
+// request holds the lease.
+func (s *Service) submitRefund(ctx context.Context, e *appEntry, c *models.Charge, r *models.Refund) (*models.Refund, error) {
+	ch, req := s.refundRequest(e, c, r)
+	refunder, ok := ch.(channels.Refunder)
+	if !ok || ch == nil {
+		return r, newErr(paytype.CodeNoChannel, "channel %s cannot refund for this app", c.Channel)
 	}
 	now := s.utcNow()
-	var from []models.RefundStatus
-	upd := map[string]any{"submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}
-	switch out.Status {
-	case channels.RefundProcessing:
-		err := s.refunds(s.db.WithContext(ctx)).Where("id = ? AND status = ?", id, models.RefundProcessing).Updates(upd).Error
-		return internal0(err)
-	case channels.RefundAbnormal:
-		from = []models.RefundStatus{models.RefundProcessing}
-		upd["status"], upd["fail_reason"] = models.RefundAbnormal, truncate(clean(out.Message, 500), 500)
-	case channels.RefundSucceeded:
-		at := out.RefundedAt.UTC()
-		if out.RefundedAt.IsZero() {
-			at = now
-		}
-		from = []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
-		upd["status"], upd["refunded_at"] = models.RefundSucceeded, at
-	case channels.RefundFailed:
-		from = []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
-		upd["status"], upd["fail_reason"] = models.RefundFailed, truncate(clean(out.Message, 500), 500)
-	default:
-		return nil
+	l := store.NewLease(now.Add(s.callLease()))
+	// next_check_at = the lease's end: if this process dies during the
+	// call, the refund worker retries as soon as the lease has passed.
+	got, err := store.Claim(ctx, s.db, s.t.Refunds, r.ID, now, l, "status = ? AND submitted = ?",
+		[]any{models.RefundProcessing, false}, map[string]any{"next_check_at": l.Until})
+	if err != nil {
+		return r, internal(err)
 	}
-	var contradiction *models.Refund
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
-		contradiction = nil
-		res := s.refunds(tx).Where("id = ? AND status IN ?", id, from).Updates(upd)
-		if res.Error != nil {
-			return res.Error
+	if !got {
+		cur, err := s.findRefund(ctx, s.db.W, e.ID, r.OutRefundNo)
+		if err != nil {
+			return r, err
 		}
-		var r models.Refund
-		if err := s.refunds(tx).Where("id = ?", id).Take(&r).Error; err != nil {
+		if cur.Status == models.RefundProcessing && !cur.Submitted {
+			return cur, newErr(paytype.CodeInProgress, "another request with outRefundNo %s is being processed; retry", r.OutRefundNo)
+		}
+		return cur, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	out, err := refunder.Refund(cctx, req)
+	cancel()
+	ctx = context.WithoutCancel(ctx) // what the channel said must be recorded
+	if err != nil && !channels.IsDefinite(err) {
+		// Unknown outcome: stay PROCESSING, not submitted; the next attempt
+		// (a retry, refund-result or the worker on its schedule) sends the
+		// same number again.
+		s.logger(ctx).Warn("paycenter: refund outcome unknown; it stays PROCESSING", "outRefundNo", r.OutRefundNo, "err", err)
+		if _, err := store.Settle(ctx, s.db, s.t.Refunds, r.ID, l, map[string]any{"next_check_at": s.utcNow().Add(queryDelay(r.CheckCount))}); err != nil {
+			s.logger(ctx).Error("paycenter: release refund lease", "outRefundNo", r.OutRefundNo, "err", err)
+		}
+		return r, nil
+	}
+	if err != nil {
+		var ce *channels.Error
+		errors.As(err, &ce)
+		out = &channels.Refund{Status: channels.RefundFailed, Message: ce.Message}
+	}
+	return s.applyRefund(ctx, r, out, sourceQuery, &l, nil)
+}
+
+// queryRefund asks the channel about refund r (accepted by it) and records
+// what it says. A failed query leaves r as it is.
+func (s *Service) queryRefund(ctx context.Context, e *appEntry, c *models.Charge, r *models.Refund) (*models.Refund, error) {
+	ch, req := s.refundRequest(e, c, r)
+	rq, ok := ch.(channels.RefundQuerier)
+	if !ok || ch == nil {
+		return r, nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+	out, err := rq.QueryRefund(qctx, req)
+	cancel()
+	if err != nil {
+		s.logger(ctx).Warn("paycenter: refund query failed; answering from local state", "outRefundNo", r.OutRefundNo, "err", err)
+		return r, nil
+	}
+	return s.applyRefund(ctx, r, out, sourceQuery, nil, nil)
+}
+
+// applyRefund records, in one write transaction, what the channel said
+// about refund r: accepted (submitted, still PROCESSING) or a move of
+// refundMoves. l, when not nil, is the submit lease: it is freed. inTx,
+// when not nil, runs in the same transaction (a notification's audit
+// record). A channel that reports a final refund differently than recorded
+// is recorded as a discrepancy (errNotApplied). It returns the refund as it
+// is after.
+func (s *Service) applyRefund(ctx context.Context, r *models.Refund, out *channels.Refund, source string, l *store.Lease,
+	inTx func(t *txn) error) (*models.Refund, error) {
+	if out == nil {
+		return r, nil
+	}
+	var after *models.Refund
+	var contradiction bool
+	err := s.write(ctx, func(t *txn) error {
+		cur, err := s.lockRefund(t, r.ID)
+		if err != nil {
 			return err
 		}
-		if res.RowsAffected == 0 { // a duplicate, out of order, or a contradiction
-			if r.Status.Final() && out.Status != channels.RefundAbnormal && string(r.Status) != string(out.Status) {
-				contradiction = &r
+		after = cur
+		if out.Status == channels.RefundProcessing {
+			if cur.Status == models.RefundProcessing && !cur.Submitted {
+				cur.Submitted = true
+				err = s.refunds(t.DB).Where("id = ?", cur.ID).Updates(map[string]any{
+					"submitted": true, "lease_until": nil, "lease_token": "", "updated_at": s.utcNow()}).Error
 			}
-			return nil
+		} else {
+			_, contradiction, err = s.moveRefund(ctx, t, cur, out)
 		}
-		return s.refundMoved(ctx, tx, &r)
+		if err == nil && l != nil && cur.LeaseToken == l.Token {
+			// Not moved (a duplicate): still give the lease up.
+			err = s.refunds(t.DB).Where("id = ? AND lease_token = ?", cur.ID, l.Token).
+				Updates(map[string]any{"lease_until": nil, "lease_token": ""}).Error
+		}
+		if err == nil && inTx != nil && !contradiction {
+			err = inTx(t)
+		}
+		return err
 	})
 	if err != nil {
-		return internal(err)
+		return r, internal(err)
 	}
-	if r := contradiction; r != nil {
+	if contradiction {
 		// E.g. a refund the channel refused, later pushed through by hand:
 		// the money moved, the books say otherwise. A person must decide.
 		s.recordDiscrepancy(ctx, &models.Discrepancy{
-			Kind: models.DiscrepancyRefundStatus, Source: source, AppID: r.AppID, Provider: accountProvider(r.Account),
-			Account: r.Account, OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
-			LocalAmount: r.RefundFee, ChannelAmount: out.RefundFee,
-			Detail: fmt.Sprintf("the refund is %s here, the channel says %s", r.Status, out.Status),
+			Kind: models.DiscrepancyRefundStatus, Source: source, AppID: after.AppID, Provider: accountProvider(after.Account),
+			Account: after.Account, OutTradeNo: after.OutTradeNo, OutRefundNo: after.OutRefundNo,
+			LocalAmount: after.RefundFee, ChannelAmount: out.RefundFee,
+			Detail: "the refund is " + string(after.Status) + " here, the channel says " + string(out.Status),
 		})
-		return errNotApplied
+		return after, errNotApplied
 	}
-	return nil
-}
-
-// refundMoved does what follows a refund's move to r.Status, in tx: the
-// charge's accounting and OnRefund for a final status, and the event.
-func (s *Service) refundMoved(ctx context.Context, tx *gorm.DB, r *models.Refund) error {
-	var c models.Charge
-	if r.Status.Final() {
-		change := map[string]any{"updated_at": s.utcNow()}
-		if r.Status == models.RefundSucceeded {
-			change["refunded_fee"] = gorm.Expr("refunded_fee + ?", r.RefundFee)
-		} else {
-			change["refund_reserved"] = gorm.Expr("refund_reserved - ?", r.RefundFee)
-		}
-		if err := s.charges(tx).Where("id = ?", r.ChargeID).Updates(change).Error; err != nil {
-			return err
-		}
-	}
-	if err := s.charges(tx).Where("id = ?", r.ChargeID).Take(&c).Error; err != nil {
-		return err
-	}
-	if r.Status.Final() {
-		if err := s.runHook(ctx, func() error { return s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: tx, Charge: &c, Refund: r}) }); err != nil {
-			return err
-		}
-	}
-	typ := map[models.RefundStatus]string{models.RefundSucceeded: hooks.RefundSucceeded,
-		models.RefundFailed: hooks.RefundFailed, models.RefundAbnormal: hooks.RefundAbnormal}[r.Status]
-	return s.emit(tx, c.AppID, typ, c.ID, r.ID, refundEventData{RefundResult: refundResult(r), Channel: c.Channel, Attach: c.Attach})
+	return after, nil
 }
 
 // accountProvider is the provider part of an account name (see account).
@@ -429,10 +394,8 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8RuneStart(s[n]) {
+	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}
 	return s[:n]
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -49,3 +49,11 @@ func millis(t *time.Time) *int64 {
 	ms := t.UnixMilli()
 	return &ms
 }
+
+// refundEventData is the data of refund events: the refund-result fields
+// plus the charge's channel and attach (SPEC 5: "attach included").
+type refundEventData struct {
+	*paytype.RefundResult
+	Channel channels.Code `json:"channel"`
+	Attach  string        `json:"attach"`
+}

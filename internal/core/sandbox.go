@@ -25,7 +25,7 @@ func (s *Service) SandboxCharge(ctx context.Context, appID, outTradeNo string) (
 	if err != nil {
 		return nil, newErr(paytype.CodeNotFound, "unknown app %q", appID)
 	}
-	c, err := s.findCharge(ctx, s.db, appID, outTradeNo)
+	c, err := s.findCharge(ctx, s.db.R, appID, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Service) SandboxPay(ctx context.Context, appID, outTradeNo, result stri
 	if w.status != http.StatusOK {
 		return nil, ErrNotificationRefused
 	}
-	return s.findCharge(ctx, s.db, appID, outTradeNo)
+	return s.findCharge(ctx, s.db.R, appID, outTradeNo)
 }
 
 // statusWriter records the status a channel's Ack writes.

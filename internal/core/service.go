@@ -1,17 +1,30 @@
-// Package core is the pay center's engine: validation, idempotent charge
-// and refund state machines, request authentication and notification
-// handling, over GORM. The root package wires it; handlers serve it over HTTP.
+// Package core is the pay center's engine. A payment walks it forward,
+// one file per step:
+//
+//	auth.go         the request's signature (handlers call Authenticate)
+//	params.go       the parameters' rules
+//	charge.go       create, pay-result and close: the charge's flows,
+//	                calling the channel under a lease
+//	refund.go       refund and refund-result: submitRefund, queryRefund
+//	notify.go       the channels' notifications, matched to their charge
+//	transitions.go  every change of a charge's or refund's status: the
+//	                table of allowed moves, what each writes and emits
+//	delivery        (package internal/delivery) the outbox: webhooks and
+//	                after-commit hooks, after the commit
+//	workers.go      expiry, active queries, refund sync: the scheduler
+//
+// Beside them: service.go (the Service and its apps and channel
+// accounts), results.go (answers), discrepancy.go (what a channel said
+// that the pay center did not apply), sandbox.go (the sandbox cashier).
+// Storage primitives — transactions, group commit, leases — are package
+// internal/store.
 package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,12 +35,16 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Options configure a Service. The root package fills every field.
 type Options struct {
 	DB             *gorm.DB
+	ReadDB         *gorm.DB // reads off the writer (SQLite WAL readers); nil: DB
 	Tables         models.Tables
 	Apps           []paytype.App
 	Channels       []channels.Channel // config-level
@@ -39,37 +56,43 @@ type Options struct {
 	Now            func() time.Time
 	ChannelTimeout time.Duration
 	QueryTimeout   time.Duration
-	Webhook        WebhookOptions
+	Webhook        delivery.WebhookOptions
 	Workers        WorkerOptions
-	// RefundLatePayments refunds a payment that arrives for a closed or
-	// expired charge in full, automatically (LatePayment "refund").
+	// RefundLatePayments refunds a late payment in full, automatically
+	// (LatePayment "refund").
 	RefundLatePayments bool
+}
+
+// WorkerOptions configure the background workers.
+type WorkerOptions struct {
+	PollInterval time.Duration // how often due work is looked for, at most
+	BatchSize    int           // rows claimed per look
+	Concurrency  int           // deliveries in flight per process
 }
 
 // Service is the pay center engine.
 type Service struct {
-	db       *gorm.DB
-	t        models.Tables
-	apps     map[string]*appEntry
-	byKey    map[string]*appEntry
-	sandbox  channels.Channel
-	hooks    *hooks.Registry
-	base     string                 // Config.BasePath
-	prefix   atomic.Pointer[string] // the router group's path + base, set by Mount
-	public   string
-	log      *slog.Logger
-	now      func() time.Time
-	timeout  time.Duration
-	qtimeout time.Duration
-	nonces   nonceJanitor
-
-	webhook     WebhookOptions
-	webhookHTTP *http.Client
-	workers     WorkerOptions
-	wake        chan struct{}
-	refundLate  bool
+	db         *store.DB
+	t          models.Tables
+	apps       map[string]*appEntry
+	byKey      map[string]*appEntry
+	sandbox    channels.Channel
+	hooks      *hooks.Registry
+	outbox     *delivery.Outbox
+	base       string                 // Config.BasePath
+	prefix     atomic.Pointer[string] // the router group's path + base, set by Mount
+	public     string
+	log        *slog.Logger
+	now        func() time.Time
+	timeout    time.Duration
+	qtimeout   time.Duration
+	nonces     nonceJanitor
+	workers    WorkerOptions
+	refundLate bool
+	sched      scheduler
 }
 
+// appEntry is an app with the channel serving each of its codes.
 type appEntry struct {
 	paytype.App
 	byCode     map[channels.Code]channels.Channel
@@ -91,56 +114,75 @@ var appIDRE = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
 // New builds a Service. It validates the apps and their channels.
 func New(o Options) (*Service, error) {
 	s := &Service{
-		db: o.DB, t: o.Tables, sandbox: o.Sandbox, hooks: o.Hooks,
+		db: store.Open(o.DB, o.ReadDB), t: o.Tables, sandbox: o.Sandbox, hooks: o.Hooks,
 		base: strings.TrimRight(o.BasePath, "/"), public: strings.TrimRight(o.PublicURL, "/"),
 		log: o.Logger, now: o.Now, timeout: o.ChannelTimeout, qtimeout: o.QueryTimeout,
 		apps: map[string]*appEntry{}, byKey: map[string]*appEntry{},
-		webhook: o.Webhook, webhookHTTP: webhookClient(o.Webhook), workers: o.Workers,
-		wake: make(chan struct{}, 1), refundLate: o.RefundLatePayments,
+		workers: o.Workers, refundLate: o.RefundLatePayments,
 	}
 	if len(o.Apps) == 0 {
 		return nil, fmt.Errorf("no apps configured")
 	}
 	for i, a := range o.Apps {
-		switch {
-		case !appIDRE.MatchString(a.ID):
-			return nil, fmt.Errorf("Apps[%d].ID %q must be 1 to 32 letters or digits", i, a.ID)
-		case a.Key == "" || a.Secret == "":
-			return nil, fmt.Errorf("Apps[%d] (%s): Key and Secret are required", i, a.ID)
-		case a.MinSignVersion < 0 || a.MinSignVersion > 2:
-			return nil, fmt.Errorf("Apps[%d] (%s): MinSignVersion must be 1 or 2", i, a.ID)
-		case s.apps[a.ID] != nil:
-			return nil, fmt.Errorf("Apps[%d]: duplicate ID %q", i, a.ID)
-		case s.byKey[a.Key] != nil:
-			return nil, fmt.Errorf("Apps[%d] (%s): Key is used by another app", i, a.ID)
+		if err := s.addApp(i, a, o.Channels); err != nil {
+			return nil, err
 		}
-		if a.NotifyURL != "" {
-			if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("Apps[%d] (%s): NotifyURL must be an absolute http(s) URL", i, a.ID)
+	}
+	s.outbox = delivery.New(delivery.Config{
+		DB: s.db, Tables: s.t, Hooks: s.hooks, Webhook: o.Webhook, Now: s.now, Logger: s.logger, RunHook: s.runHook,
+		Concurrency: o.Workers.Concurrency, BatchSize: o.Workers.BatchSize,
+		App: func(id string) (string, string, bool) {
+			e := s.apps[id]
+			if e == nil {
+				return "", "", false
 			}
+			return e.Key, e.Secret, true
+		},
+	})
+	s.sched.init()
+	return s, nil
+}
+
+// addApp checks app a (Apps[i]) and records which channel serves each of
+// its codes: its own channels first, then the config-level ones, then the
+// sandbox for whatever is left.
+func (s *Service) addApp(i int, a paytype.App, shared []channels.Channel) error {
+	switch {
+	case !appIDRE.MatchString(a.ID):
+		return fmt.Errorf("Apps[%d].ID %q must be 1 to 32 letters or digits", i, a.ID)
+	case a.Key == "" || a.Secret == "":
+		return fmt.Errorf("Apps[%d] (%s): Key and Secret are required", i, a.ID)
+	case a.MinSignVersion < 0 || a.MinSignVersion > 2:
+		return fmt.Errorf("Apps[%d] (%s): MinSignVersion must be 1 or 2", i, a.ID)
+	case s.apps[a.ID] != nil:
+		return fmt.Errorf("Apps[%d]: duplicate ID %q", i, a.ID)
+	case s.byKey[a.Key] != nil:
+		return fmt.Errorf("Apps[%d] (%s): Key is used by another app", i, a.ID)
+	}
+	if a.NotifyURL != "" {
+		if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("Apps[%d] (%s): NotifyURL must be an absolute http(s) URL", i, a.ID)
 		}
-		e := &appEntry{App: a, byCode: map[channels.Code]channels.Channel{}, byProvider: map[string]channels.Channel{}}
-		// Precedence: the app's own channels, then the config-level ones,
-		// then the sandbox for whatever is left.
-		for _, list := range [][]channels.Channel{a.Channels, o.Channels, {o.Sandbox}} {
-			for _, ch := range list {
-				if ch == nil {
-					continue
-				}
-				for _, code := range channels.Codes {
-					if e.byCode[code] == nil && ch.Supports(code) {
-						e.byCode[code] = ch
-						if e.byProvider[ch.Provider()] == nil {
-							e.byProvider[ch.Provider()] = ch
-						}
+	}
+	e := &appEntry{App: a, byCode: map[channels.Code]channels.Channel{}, byProvider: map[string]channels.Channel{}}
+	for _, list := range [][]channels.Channel{a.Channels, shared, {s.sandbox}} {
+		for _, ch := range list {
+			if ch == nil {
+				continue
+			}
+			for _, code := range channels.Codes {
+				if e.byCode[code] == nil && ch.Supports(code) {
+					e.byCode[code] = ch
+					if e.byProvider[ch.Provider()] == nil {
+						e.byProvider[ch.Provider()] = ch
 					}
 				}
 			}
 		}
-		s.apps[a.ID] = e
-		s.byKey[a.Key] = e
 	}
-	return s, nil
+	s.apps[a.ID] = e
+	s.byKey[a.Key] = e
+	return nil
 }
 
 func (s *Service) app(id string) (*appEntry, error) {
@@ -150,6 +192,10 @@ func (s *Service) app(id string) (*appEntry, error) {
 	}
 	return e, nil
 }
+
+// Close releases what New started (the SQLite group committer). Stop the
+// workers first.
+func (s *Service) Close() { s.db.Close() }
 
 // SetMountPath records the path of the router group the routes are mounted
 // on: every URL the pay center hands out (notify URLs, the sandbox cashier)
@@ -203,15 +249,6 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 
 func (s *Service) utcNow() time.Time { return s.now().UTC() }
 
-func token() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func (s *Service) charges(db *gorm.DB) *gorm.DB { return db.Table(s.t.Charges) }
-func (s *Service) refunds(db *gorm.DB) *gorm.DB { return db.Table(s.t.Refunds) }
-
 // runHook runs host hooks through f. A hook that panicked comes back as a
 // *hooks.PanicError (the transition rolls back, the process goes on); its
 // stack is logged here, once.
@@ -222,5 +259,60 @@ func (s *Service) runHook(ctx context.Context, f func() error) error {
 		s.logger(ctx).Error("paycenter: a hook panicked; the change is rolled back", "hook", pe.Hook,
 			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 	}
+	return err
+}
+
+func (s *Service) charges(db *gorm.DB) *gorm.DB { return db.Table(s.t.Charges) }
+func (s *Service) refunds(db *gorm.DB) *gorm.DB { return db.Table(s.t.Refunds) }
+
+// txn is a write transaction of the pay center: the deliveries its state
+// changes wrote leased to this process go out once it commits. host marks
+// a host's transaction (the ...Tx methods): its commit is the host's, so
+// its deliveries are left to the workers.
+type txn struct {
+	*gorm.DB
+	host    bool
+	pending delivery.Pending
+	// wake: the transaction made work due now for the workers (a refund
+	// to send); they are woken once it has committed.
+	wake bool
+}
+
+// write runs fn in a write transaction of the pay center's own and, once it
+// has committed, dispatches the deliveries it wrote (and wakes the workers
+// if it made work due for them). fn may run more than once (a transient
+// conflict).
+func (s *Service) write(ctx context.Context, fn func(t *txn) error) error {
+	var pending delivery.Pending
+	var wake bool
+	return s.db.Write(ctx, func(tx *gorm.DB) error {
+		t := &txn{DB: tx}
+		err := fn(t)
+		pending, wake = t.pending, t.wake
+		return err
+	}, func() {
+		s.outbox.Dispatch(pending)
+		if wake {
+			s.sched.wake()
+		}
+	})
+}
+
+// inHost runs fn inside the host's transaction tx, in a savepoint so that a
+// failure leaves the host's own work in tx untouched. (The host's handle
+// is not the pay center's prepared one: GORM's savepoint names are fine
+// there.)
+func inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error) error {
+	return tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&txn{DB: tx, host: true}) })
+}
+
+// emit writes the outbox rows of ev in t (see delivery.Outbox.Write).
+func (s *Service) emit(t *txn, appID string, ev delivery.Event) error {
+	var notifyURL string
+	if e := s.apps[appID]; e != nil {
+		notifyURL = e.NotifyURL
+	}
+	p, err := s.outbox.Write(t.DB, appID, notifyURL, ev, !t.host)
+	t.pending = append(t.pending, p...)
 	return err
 }

@@ -3,27 +3,19 @@ package core
 import (
 	"context"
 	"errors"
-	"github.com/gopaycenter/paycenter/paytype"
-	"math/rand/v2"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter/channels"
-	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
-// WorkerOptions configure the background workers.
-type WorkerOptions struct {
-	PollInterval time.Duration // how often due work is looked for
-	BatchSize    int           // rows claimed per look
-	Concurrency  int           // deliveries in flight per process
-}
-
 // querySchedule spaces the active queries of an unpaid charge, and the
-// checks of a PROCESSING refund: 15s, 30s, 1m, 2m, 5m, 10m, 30m, then hourly.
+// checks of a pending refund: 15s, 30s, 1m, 2m, 5m, 10m, 30m, then hourly.
 var querySchedule = []time.Duration{15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute,
 	5 * time.Minute, 10 * time.Minute, 30 * time.Minute}
 
@@ -35,314 +27,297 @@ func queryDelay(n int) time.Duration {
 	return time.Hour
 }
 
-// StartWorkers runs the workers until the returned stop is called (stop
-// waits for them). Work is claimed row by row with conditional updates and
-// leases, so any number of processes can run workers on one database.
-func (s *Service) StartWorkers() (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	loop := func(step func(context.Context) int, wake <-chan struct{}) {
-		defer wg.Done()
-		t := time.NewTicker(s.workers.PollInterval)
-		defer t.Stop()
-		for {
-			for step(ctx) > 0 && ctx.Err() == nil {
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-wake:
-			}
-		}
-	}
-	wg.Add(2)
-	go loop(s.DeliverDue, s.wake)
-	go loop(func(ctx context.Context) int {
-		return s.ExpireDue(ctx) + s.ReconcileDue(ctx) + s.SyncRefundsDue(ctx)
-	}, nil)
-	return func() { cancel(); wg.Wait() }
+// expireBackoff is the wait before an expiry that failed (the channel did
+// not answer the close) is tried again.
+const expireBackoff = time.Minute
+
+// idleBackoff caps how long the workers' loop sleeps, in poll intervals,
+// while nothing is due: work another instance makes due (a lease of a
+// process that died) is found within that.
+const idleBackoff = 5
+
+// scheduler is the workers' loop of this process: it sleeps until the
+// next due time the database knows (one query), the poll interval (longer
+// while idle) or a wake-up from this process.
+type scheduler struct {
+	wakeCh chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// wakeWorkers tells the delivery worker of this process that new work was
-// committed, so it need not wait for its next poll.
-func (s *Service) wakeWorkers() {
+func (sc *scheduler) init() { sc.wakeCh = make(chan struct{}, 1) }
+
+// wake makes the loop look for due work now.
+func (sc *scheduler) wake() {
 	select {
-	case s.wake <- struct{}{}:
+	case sc.wakeCh <- struct{}{}:
 	default:
 	}
+}
+
+// Start starts the workers of this process under ctx: delivery (the
+// deliveries this process's transactions write go out at once) and the
+// loop that runs what is due (RunDue). Stop stops them.
+func (s *Service) Start(ctx context.Context) {
+	s.outbox.Start(ctx)
+	loopCtx, cancel := context.WithCancel(ctx)
+	s.sched.cancel, s.sched.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.sched.done)
+		s.loop(loopCtx)
+	}()
+}
+
+// Stop stops the workers: the loop at once (work it started finishes or is
+// cut off by ctx), then delivery (see delivery.Outbox.Stop). Nothing of
+// the workers runs after Stop returns.
+func (s *Service) Stop(ctx context.Context) {
+	if s.sched.cancel == nil {
+		return
+	}
+	s.sched.cancel()
+	<-s.sched.done
+	s.sched.cancel = nil
+	s.outbox.Stop(ctx)
+}
+
+// loop runs what is due, then sleeps until more is (see scheduler).
+func (s *Service) loop(ctx context.Context) {
+	idle := s.workers.PollInterval
+	woken := true
+	for ctx.Err() == nil {
+		next, ok, err := s.nextDue(ctx)
+		if err != nil {
+			s.logWorker(ctx, "next due time", err)
+		}
+		now := s.utcNow()
+		if woken || (ok && !next.After(now)) {
+			if s.RunDue(ctx) > 0 {
+				idle, woken = s.workers.PollInterval, false
+				continue // more may be due
+			}
+		}
+		wait := idle
+		if ok && next.After(now) {
+			wait = min(wait, next.Sub(now))
+		}
+		idle = min(idle*2, idleBackoff*s.workers.PollInterval)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			woken = false
+		case <-s.sched.wakeCh:
+			woken, idle = true, s.workers.PollInterval
+		}
+		t.Stop()
+	}
+}
+
+// nextDue is the earliest time any worker has something to do: a
+// delivery's next attempt, a charge's next look, a refund's next check
+// (ok false: nothing is scheduled). One query.
+func (s *Service) nextDue(ctx context.Context) (time.Time, bool, error) {
+	// Each part reads its column through its index (ORDER BY ... LIMIT 1
+	// rather than MIN, whose result SQLite does not type as a time).
+	var times []*time.Time
+	err := s.db.R.WithContext(ctx).Raw(
+		"SELECT t FROM (SELECT next_attempt_at AS t FROM "+s.t.Deliveries+" WHERE status = ? ORDER BY next_attempt_at LIMIT 1) d "+
+			"UNION ALL SELECT t FROM (SELECT next_query_at AS t FROM "+s.t.Charges+" WHERE next_query_at IS NOT NULL ORDER BY next_query_at LIMIT 1) c "+
+			"UNION ALL SELECT t FROM (SELECT next_check_at AS t FROM "+s.t.Refunds+" WHERE next_check_at IS NOT NULL ORDER BY next_check_at LIMIT 1) r",
+		models.DeliveryPending).Scan(&times).Error
+	var first time.Time
+	for _, t := range times {
+		if t != nil && (first.IsZero() || t.Before(first)) {
+			first = *t
+		}
+	}
+	return first, !first.IsZero(), err
 }
 
 // RunDue runs every worker once over what is due now and returns how many
 // items were handled; deliveries go last, so that events the other steps
-// produce go out in the same round. The workers call the same steps; RunDue
-// lets tests and cron-style hosts drive them.
+// produce go out in the same round. The loop of Start calls it; tests (with
+// Config.Now) and cron-style hosts may call it directly.
 func (s *Service) RunDue(ctx context.Context) int {
-	n := s.ExpireDue(ctx) + s.ReconcileDue(ctx) + s.SyncRefundsDue(ctx)
-	return n + s.DeliverDue(ctx)
+	n := s.chargesDue(ctx) + s.refundsDue(ctx)
+	return n + s.outbox.RunDue(ctx)
 }
 
-// DeliverDue attempts the outbox entries that are due, each under a lease
-// longer than an attempt can take, so no entry is attempted twice at once.
-func (s *Service) DeliverDue(ctx context.Context) int {
-	now := s.utcNow()
-	var due []models.Delivery
-	err := s.deliveries(s.db.WithContext(ctx)).
-		Where("status = ? AND next_attempt_at <= ?", models.DeliveryPending, now).
-		Where("lease_until IS NULL OR lease_until < ?", now).
-		Order("next_attempt_at").Limit(s.workers.BatchSize).Find(&due).Error
-	if err != nil {
-		s.logWorker(ctx, "deliveries", err)
-		return 0
-	}
-	sem := make(chan struct{}, s.workers.Concurrency)
-	var wg sync.WaitGroup
-	handled := 0
-	for i := range due {
-		d := &due[i]
-		sem <- struct{}{} // claim only when an attempt can start, so the lease is not spent waiting
-		tok, ok := s.claimDelivery(ctx, d)
-		if !ok {
-			<-sem
-			continue
-		}
-		handled++
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s.attempt(context.WithoutCancel(ctx), d, tok)
-		}()
-	}
-	wg.Wait()
-	return handled
-}
-
-func (s *Service) leaseDuration() time.Duration { return 3*s.webhook.Timeout + 30*time.Second }
-
-// claimDelivery leases d for one attempt. The claim re-checks, in the same
-// conditional update, that d is still due and still at the attempt count
-// read: another instance may have attempted it since (its next attempt is
-// then not due yet, and its count has moved on), and the attempt number and
-// the next delay must come from the row as claimed.
-func (s *Service) claimDelivery(ctx context.Context, d *models.Delivery) (string, bool) {
-	now := s.utcNow()
-	tok := token()
-	res := s.deliveries(s.db.WithContext(ctx)).
-		Where("id = ? AND status = ? AND attempts = ? AND next_attempt_at <= ?", d.ID, models.DeliveryPending, d.Attempts, now).
-		Where("lease_until IS NULL OR lease_until < ?", now).
-		Updates(map[string]any{"lease_until": now.Add(s.leaseDuration()), "lease_token": tok})
-	if res.Error != nil {
-		s.logWorker(ctx, "claim delivery", res.Error)
-	}
-	return tok, res.Error == nil && res.RowsAffected == 1
-}
-
-// attempt makes one delivery attempt of d and records its outcome.
-func (s *Service) attempt(ctx context.Context, d *models.Delivery, tok string) {
-	var status int
-	var err error
-	switch d.Target {
-	case models.TargetWebhook:
-		e := s.apps[d.AppID]
-		if e == nil {
-			err = errors.New("the app is no longer configured")
-			break
-		}
-		status, err = s.postWebhook(ctx, d.URL, e.Key, e.Secret, []byte(d.Body))
-	case models.TargetHooks:
-		ev, lerr := s.hookEvent(ctx, d)
-		if lerr != nil {
-			err = lerr
-			break
-		}
-		err = s.runAfterHooks(ctx, ev)
-	default:
-		err = errors.New("unknown delivery target " + d.Target)
-	}
-	now := s.utcNow()
-	upd := map[string]any{
-		"attempts": d.Attempts + 1, "last_status": status, "last_attempt_at": now,
-		"lease_until": nil, "lease_token": "", "updated_at": now,
-	}
-	if err == nil {
-		upd["status"], upd["delivered_at"], upd["last_error"] = models.DeliveryDelivered, now, ""
-	} else {
-		upd["last_error"] = truncate(err.Error(), 500)
-		n := d.Attempts + 1 // attempts made, this one included
-		if d.Target == models.TargetWebhook && n > len(s.webhook.Schedule) {
-			upd["status"] = models.DeliveryDead
-			s.logger(ctx).Warn("paycenter: webhook is dead after its last retry", "eventId", d.EventID, "attempts", n, "err", err)
-		} else {
-			upd["next_attempt_at"] = now.Add(jitter(s.retryDelay(d.Target, n)))
-		}
-	}
-	res := s.deliveries(s.db.WithContext(ctx)).Where("id = ? AND lease_token = ?", d.ID, tok).Updates(upd)
-	if res.Error != nil {
-		s.logWorker(ctx, "record delivery", res.Error)
-	}
-}
-
-// runAfterHooks runs the after-commit hooks; a panic is an error (a hook
-// bug must not stop the worker), its stack logged.
-func (s *Service) runAfterHooks(ctx context.Context, ev *hooks.Event) error {
-	return s.runHook(ctx, func() error { return s.hooks.RunAfter(ctx, ev) })
-}
-
-// retryDelay is the wait after the n-th failed attempt: the webhook
-// schedule, or for hooks a doubling backoff from 1 s capped at 10 min.
-func (s *Service) retryDelay(target string, n int) time.Duration {
-	if target == models.TargetWebhook {
-		return s.webhook.Schedule[n-1]
-	}
-	return min(time.Second<<min(n-1, 20), 10*time.Minute)
-}
-
-// jitter adds up to 10% to d, so that retries of many deliveries that failed
-// together do not arrive together.
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return d + rand.N(d/10+1)
-}
-
-// ExpireDue closes unpaid charges past their expiry: at the channel first,
-// then locally. A channel that says the charge was paid wins: it becomes
-// PAID, never CLOSED.
-func (s *Service) ExpireDue(ctx context.Context) int {
+// chargesDue looks at the charges whose next look is due: it expires the
+// unpaid ones past their expiry (closed at the channel, then locally; a
+// channel that says the charge was paid wins), asks the channel about the
+// unpaid ones whose order was handed out and whose notification has not
+// come, and goes on closing at the channel the closed ones whose close the
+// channel has not confirmed (a payment found is applied — late, if after
+// the close). Each charge is claimed by moving its next look on from the
+// value read, to when it is looked at again if this attempt changes nothing.
+func (s *Service) chargesDue(ctx context.Context) int {
 	now := s.utcNow()
 	var due []models.Charge
-	err := s.charges(s.db.WithContext(ctx)).
-		Where("status = ? AND expire_at < ?", models.ChargeCreated, now).
-		Where("lease_until IS NULL OR lease_until < ?", now).
-		Order("expire_at").Limit(s.workers.BatchSize).Find(&due).Error
+	err := s.charges(s.db.R.WithContext(ctx)).Where("next_query_at <= ?", now).
+		Order("next_query_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
-		s.logWorker(ctx, "expired charges", err)
+		s.logWorker(ctx, "charges due", err)
 		return 0
 	}
 	handled := 0
 	for i := range due {
 		c := &due[i]
-		// The lease doubles as the back-off when the channel cannot close.
-		tok, ok, err := s.claimCharge(ctx, c.ID, []models.ChargeStatus{models.ChargeCreated}, time.Minute+2*s.timeout)
-		if err != nil || !ok {
+		next := s.nextLook(c, now)
+		var n int64
+		err := s.db.Single(ctx, func(db *gorm.DB) error {
+			res := s.charges(db).Where("id = ? AND next_query_at = ?", c.ID, *c.NextQueryAt).
+				Updates(map[string]any{"next_query_at": next, "query_count": gorm.Expr("query_count + 1")})
+			n = res.RowsAffected
+			return res.Error
+		})
+		if err != nil || n == 0 {
 			continue
 		}
+		c.NextQueryAt = next
 		handled++
-		if err := s.expire(ctx, c); err != nil {
-			s.logger(ctx).Warn("paycenter: expiring a charge failed; retrying later", "outTradeNo", c.OutTradeNo, "err", err)
-			continue // keep the lease: it is the back-off
+		if err := s.look(ctx, c, now); err != nil {
+			s.logger(ctx).Warn("paycenter: worker: a charge could not be settled; it is looked at again later", "outTradeNo", c.OutTradeNo, "err", err)
 		}
-		s.releaseCharge(ctx, c.ID, tok)
 	}
 	return handled
 }
 
-func (s *Service) expire(ctx context.Context, c *models.Charge) error {
-	if err := s.closeCharge(ctx, c); err != nil && !errors.Is(err, errPaidAtChannel) {
+// nextLook is when the worker looks at c again after looking now, unless
+// what it finds changes that.
+func (s *Service) nextLook(c *models.Charge, now time.Time) *time.Time {
+	var t time.Time
+	switch {
+	case c.Status == models.ChargeCreated && now.After(c.ExpireAt):
+		t = now.Add(expireBackoff) // if the expiry fails
+	case c.Status == models.ChargeCreated && c.ChannelParams != "":
+		t = earliest(now.Add(queryDelay(c.QueryCount+1)), c.ExpireAt)
+	case c.Status == models.ChargeCreated:
+		t = c.ExpireAt
+	case c.Status == models.ChargeClosed:
+		t = now.Add(queryDelay(c.QueryCount + 1))
+	default:
+		return nil // paid: nothing to do
+	}
+	return &t
+}
+
+// look does what is due for charge c (claimed by chargesDue).
+func (s *Service) look(ctx context.Context, c *models.Charge, now time.Time) error {
+	e := s.apps[c.AppID]
+	if e == nil {
+		return nil
+	}
+	ch := e.byCode[c.Channel]
+	switch {
+	case c.Status == models.ChargeCreated && now.After(c.ExpireAt), c.Status == models.ChargeClosed:
+		// Close at the channel, under the charge's lease: no channel order
+		// may be opening meanwhile.
+		l := store.NewLease(now.Add(s.callLease()))
+		ok, err := store.Claim(ctx, s.db, s.t.Charges, c.ID, now, l, "", nil, nil)
+		if err != nil || !ok {
+			return err
+		}
+		defer s.releaseCharge(context.WithoutCancel(ctx), c.ID, l)
+		if _, err := s.closeAtChannel(ctx, c); err != nil && !errors.Is(err, errPaidAtChannel) {
+			return err
+		}
+	case c.Status == models.ChargeCreated && c.ChannelParams != "":
+		q, ok := ch.(channels.Querier)
+		if !ok || !s.queryable(ch) {
+			return nil
+		}
+		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+		pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
+		cancel()
+		if err != nil {
+			return err
+		}
+		_, err = s.applyPayment(ctx, e, ch, c, pay, sourceQuery, nil)
 		return err
 	}
 	return nil
 }
 
-// ReconcileDue asks the channel about unpaid charges whose order was handed
-// out and whose notification has not come, on the query schedule, and
-// applies a payment found there through the notification path. It also
-// goes on closing, at the channel, charges whose close the channel has not
-// confirmed (closed locally only by CloseChargeTx, or whose order did not
-// exist yet at the channel) until it confirms or the order can no longer
-// open; a payment made meanwhile is applied (late, if after the close).
-func (s *Service) ReconcileDue(ctx context.Context) int {
-	now := s.utcNow()
-	var due []models.Charge
-	err := s.charges(s.db.WithContext(ctx)).
-		Where("next_query_at IS NOT NULL AND next_query_at <= ?", now).
-		Where("(status = ? AND expire_at >= ?) OR status = ?", models.ChargeCreated, now, models.ChargeClosed).
-		Order("next_query_at").Limit(s.workers.BatchSize).Find(&due).Error
-	if err != nil {
-		s.logWorker(ctx, "charges to reconcile", err)
-		return 0
-	}
-	handled := 0
-	for i := range due {
-		c := &due[i]
-		// Claim this round by moving next_query_at on from the value read.
-		res := s.charges(s.db.WithContext(ctx)).
-			Where("id = ? AND status = ? AND next_query_at = ?", c.ID, c.Status, *c.NextQueryAt).
-			Updates(map[string]any{"next_query_at": now.Add(queryDelay(c.QueryCount + 1)), "query_count": gorm.Expr("query_count + 1")})
-		if res.Error != nil || res.RowsAffected == 0 {
-			continue
-		}
-		handled++
-		if err := s.reconcile(ctx, c); err != nil {
-			s.logger(ctx).Warn("paycenter: reconciling a charge failed; retrying later", "outTradeNo", c.OutTradeNo, "err", err)
-		}
-	}
-	return handled
-}
-
-func (s *Service) reconcile(ctx context.Context, c *models.Charge) error {
-	e := s.apps[c.AppID]
-	if e == nil {
-		return nil
-	}
-	if c.Status == models.ChargeClosed {
-		if err := s.closeCharge(ctx, c); err != nil && !errors.Is(err, errPaidAtChannel) {
-			return err
-		}
-		return nil
-	}
-	ch := e.byCode[c.Channel]
-	q, ok := ch.(channels.Querier)
-	if !ok || c.ChannelParams == "" {
-		return nil
-	}
-	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-	pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
-	cancel()
-	if err != nil {
-		return err
-	}
-	return s.applyPayment(ctx, e, ch, c, pay, sourceQuery)
-}
-
-// SyncRefundsDue moves PROCESSING and ABNORMAL refunds forward on the query
-// schedule: a refund the channel never accepted is sent again with the same
-// number, an accepted one is queried.
-func (s *Service) SyncRefundsDue(ctx context.Context) int {
+// refundsDue moves pending refunds (PROCESSING, ABNORMAL) forward on the
+// query schedule: a refund the channel never accepted is sent again with
+// the same number, an accepted one is queried.
+func (s *Service) refundsDue(ctx context.Context) int {
 	now := s.utcNow()
 	var due []models.Refund
-	pending := []models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}
-	err := s.refunds(s.db.WithContext(ctx)).
-		Where("status IN ? AND next_check_at IS NOT NULL AND next_check_at <= ?", pending, now).
+	err := s.refunds(s.db.R.WithContext(ctx)).Where("next_check_at <= ?", now).
 		Order("next_check_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
-		s.logWorker(ctx, "refunds to sync", err)
+		s.logWorker(ctx, "refunds due", err)
 		return 0
 	}
 	handled := 0
 	for i := range due {
 		r := &due[i]
-		res := s.refunds(s.db.WithContext(ctx)).
-			Where("id = ? AND status = ? AND next_check_at = ?", r.ID, r.Status, *r.NextCheckAt).
-			Updates(map[string]any{"next_check_at": now.Add(queryDelay(r.CheckCount + 1)), "check_count": gorm.Expr("check_count + 1")})
-		if res.Error != nil || res.RowsAffected == 0 {
+		var next any
+		if !r.Status.Final() {
+			next = now.Add(queryDelay(r.CheckCount + 1))
+		}
+		var n int64
+		err := s.db.Single(ctx, func(db *gorm.DB) error {
+			res := s.refunds(db).Where("id = ? AND next_check_at = ?", r.ID, *r.NextCheckAt).
+				Updates(map[string]any{"next_check_at": next, "check_count": gorm.Expr("check_count + 1")})
+			n = res.RowsAffected
+			return res.Error
+		})
+		if err != nil || n == 0 || next == nil {
 			continue
 		}
 		handled++
-		e := s.apps[r.AppID]
-		if e == nil {
-			continue
-		}
-		if _, err := s.driveRefund(ctx, e, r, false); err != nil && !errors.Is(err, paytype.CodeInProgress) {
-			s.logger(ctx).Warn("paycenter: refund sync failed", "outRefundNo", r.OutRefundNo, "err", err)
+		if err := s.syncRefund(ctx, r); err != nil && !errors.Is(err, paytype.CodeInProgress) && !errors.Is(err, errNotApplied) {
+			s.logger(ctx).Warn("paycenter: worker: refund sync failed", "outRefundNo", r.OutRefundNo, "err", err)
 		}
 	}
 	return handled
+}
+
+// syncRefund sends or queries pending refund r.
+func (s *Service) syncRefund(ctx context.Context, r *models.Refund) error {
+	e := s.apps[r.AppID]
+	if e == nil {
+		return nil
+	}
+	var c models.Charge
+	if err := s.charges(s.db.R.WithContext(ctx)).Where("id = ?", r.ChargeID).Take(&c).Error; err != nil {
+		return err
+	}
+	var err error
+	if r.Submitted {
+		_, err = s.queryRefund(ctx, e, &c, r)
+	} else {
+		_, err = s.submitRefund(ctx, e, &c, r)
+	}
+	return err
 }
 
 func (s *Service) logWorker(ctx context.Context, what string, err error) {
 	if ctx.Err() == nil {
 		s.logger(ctx).Error("paycenter: worker: "+what, "err", err)
 	}
+}
+
+// Deliveries lists outbox entries, newest first.
+func (s *Service) Deliveries(ctx context.Context, f paytype.DeliveryFilter) ([]models.Delivery, error) {
+	ds, err := s.outbox.List(ctx, f)
+	return ds, internal0(err)
+}
+
+// Redeliver makes an outbox entry due now, whatever its state (a dead or
+// delivered webhook is sent again, with the same event id).
+func (s *Service) Redeliver(ctx context.Context, id int64) error {
+	err := s.outbox.Redeliver(ctx, id)
+	if errors.Is(err, delivery.ErrNoDelivery) {
+		return newErr(paytype.CodeNotFound, "no delivery %d", id)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	s.sched.wake()
+	return nil
 }

@@ -27,7 +27,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/internal/store"
 )
 
 // Kind names a database engine.
@@ -56,7 +56,7 @@ func Open(t testing.TB, kind Kind) *gorm.DB {
 	cfg := &gorm.Config{Logger: logger.Discard}
 	switch kind {
 	case SQLite:
-		db, err := gorm.Open(sqlite.Open(core.SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), cfg)
+		db, err := gorm.Open(sqlite.Open(store.SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), cfg)
 		if err != nil {
 			t.Fatalf("open sqlite: %v", err)
 		}
@@ -101,6 +101,7 @@ func Open(t testing.TB, kind Kind) *gorm.DB {
 			t.Fatalf("parse %s: %v", MySQLEnv, err)
 		}
 		mc.ParseTime = true
+		mc.InterpolateParams = true // as the README recommends: no prepare round trip per statement
 		mc.Loc = time.UTC
 		if mc.Params == nil {
 			mc.Params = map[string]string{}

@@ -1,4 +1,4 @@
-package core
+package delivery
 
 import (
 	"net/netip"

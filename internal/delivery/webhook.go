@@ -1,4 +1,4 @@
-package core
+package delivery
 
 import (
 	"bytes"
@@ -27,8 +27,8 @@ type WebhookOptions struct {
 	AllowPrivateNetworks bool
 }
 
-// DefaultWebhookSchedule is SPEC 5's retry schedule.
-var DefaultWebhookSchedule = []time.Duration{15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
+// DefaultSchedule is SPEC 5's retry schedule of webhooks.
+var DefaultSchedule = []time.Duration{15 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute,
 	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
 
 // SignWebhook returns hex(HMAC-SHA256(secret, timestamp + "." + body)).
@@ -128,10 +128,10 @@ func forbidden(ip netip.Addr) string {
 	return "a non-global (outside " + ssrf.IPv6GlobalUnicast.String() + ")"
 }
 
-// postWebhook sends one attempt. It returns the HTTP status (0 when no
-// answer came) and nil only for a 2xx.
-func (s *Service) postWebhook(ctx context.Context, url, key, secret string, body []byte) (int, error) {
-	ts := strconv.FormatInt(s.now().UnixMilli(), 10)
+// post sends one attempt of a webhook. It returns the HTTP status (0 when
+// no answer came) and nil only for a 2xx.
+func post(ctx context.Context, client *http.Client, now time.Time, url, key, secret string, body []byte) (int, error) {
+	ts := strconv.FormatInt(now.UnixMilli(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -141,7 +141,7 @@ func (s *Service) postWebhook(ctx context.Context, url, key, secret string, body
 	req.Header.Set("key", key)
 	req.Header.Set("timestamp", ts)
 	req.Header.Set("sign", SignWebhook(secret, ts, body))
-	resp, err := s.webhookHTTP.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		var ge *guardError
 		if errors.As(err, &ge) {
@@ -167,5 +167,16 @@ func shortHTTPError(err error) string {
 	if errors.As(err, &oe) {
 		return oe.Error()
 	}
-	return truncate(err.Error(), 300)
+	return clip(err.Error(), 300)
+}
+
+// clip shortens s to at most n bytes, on a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }

@@ -1,0 +1,326 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/models"
+)
+
+// The moves of a charge and of a refund: every status change the pay
+// center makes, with the statuses it may start from and the event it
+// emits. The functions below are the only code that changes a status;
+// each is a conditional update on the row it has locked, runs the
+// in-transaction hook and writes the event's outbox rows, in the caller's
+// transaction.
+//
+//	charge  pay    CREATED, CLOSED → PAID      OnPaid     charge.succeeded
+//	               (pay, or payMatching: the same move in one statement)
+//	charge  close  CREATED → CLOSED            OnClosed   charge.closed
+//	refund  abnormal  PROCESSING → ABNORMAL    —          refund.abnormal
+//	refund  succeed   PROCESSING, ABNORMAL → SUCCESS  OnRefund  refund.succeeded
+//	refund  fail      PROCESSING, ABNORMAL → FAILED   OnRefund  refund.failed
+//
+// A charge is created CREATED and a refund PROCESSING (charge.go,
+// refund.go); a PAID charge and a SUCCESS or FAILED refund are final.
+type chargeMove struct {
+	from  []models.ChargeStatus
+	to    models.ChargeStatus
+	event string
+}
+
+type refundMove struct {
+	from  []models.RefundStatus
+	to    models.RefundStatus
+	event string
+}
+
+var (
+	movePay   = chargeMove{[]models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}, models.ChargePaid, hooks.ChargeSucceeded}
+	moveClose = chargeMove{[]models.ChargeStatus{models.ChargeCreated}, models.ChargeClosed, hooks.ChargeClosed}
+
+	refundMoves = map[channels.RefundStatus]refundMove{
+		channels.RefundAbnormal:  {[]models.RefundStatus{models.RefundProcessing}, models.RefundAbnormal, hooks.RefundAbnormal},
+		channels.RefundSucceeded: {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundSucceeded, hooks.RefundSucceeded},
+		channels.RefundFailed:    {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundFailed, hooks.RefundFailed},
+	}
+)
+
+// lockCharge reads the charge where/args for update in t: the row stays as
+// read until t ends (SQLite's write transaction holds the only write lock).
+func (s *Service) lockCharge(t *txn, where string, args ...any) (*models.Charge, error) {
+	var c models.Charge
+	err := s.charges(s.forUpdate(t.DB)).Where(where, args...).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errNoRow
+	}
+	return &c, err
+}
+
+// lockRefund reads refund id for update in t.
+func (s *Service) lockRefund(t *txn, id int64) (*models.Refund, error) {
+	var r models.Refund
+	err := s.refunds(s.forUpdate(t.DB)).Where("id = ?", id).Take(&r).Error
+	return &r, err
+}
+
+// forUpdate adds FOR UPDATE where the database has it.
+func (s *Service) forUpdate(db *gorm.DB) *gorm.DB {
+	if s.db.Dialect == "sqlite" {
+		return db
+	}
+	return db.Clauses(clause.Locking{Strength: "UPDATE"})
+}
+
+// errNoRow: the row to lock does not exist.
+var errNoRow = errors.New("no such row")
+
+// pay moves c (locked in t) to PAID with the channel's payment p, runs
+// OnPaid and emits charge.succeeded. It reports whether c moved (a PAID
+// charge does not: duplicate notifications fire the hook once).
+//
+// The payment is late when the channel's payment time is after the
+// charge's expiry, or not before the second in which the charge was closed
+// (channels report payment times to the second; a payment racing a close
+// within that second is treated as after it) — never judged by when the
+// pay center happens to process it. A channel that gives no payment time is
+// taken to have been paid now.
+func (s *Service) pay(ctx context.Context, t *txn, c *models.Charge, p *channels.Payment) (bool, error) {
+	if !slices.Contains(movePay.from, c.Status) {
+		return false, nil
+	}
+	now := s.utcNow()
+	paidAt := p.PaidAt.UTC()
+	if p.PaidAt.IsZero() {
+		paidAt = now
+	}
+	late := paidAt.After(c.ExpireAt) || (c.ClosedAt != nil && c.ClosedAt.Before(paidAt.Truncate(time.Second).Add(time.Second)))
+	upd := map[string]any{"status": movePay.to, "late_paid": late, "transaction_id": p.TransactionID, "paid_at": paidAt,
+		"next_query_at": nil, "updated_at": now}
+	if err := s.move(t, s.t.Charges, c.ID, movePay.from, upd); err != nil {
+		return false, err
+	}
+	c.Status, c.LatePaid, c.TransactionID, c.PaidAt, c.NextQueryAt, c.UpdatedAt = movePay.to, late, p.TransactionID, &paidAt, nil, now
+	return true, s.paid(ctx, t, c)
+}
+
+// payMatching is pay for a charge not read yet, in one statement where the
+// database returns what it updates (PostgreSQL, SQLite): the conditional
+// update carries the checks of mismatch and the status as conditions,
+// computes lateness from the row, and returns the row. It reports false
+// (nothing done) when no charge matched — not found, already paid, or a
+// mismatch: the caller then takes the general path, which tells them
+// apart.
+func (s *Service) payMatching(ctx context.Context, t *txn, e *appEntry, ch channels.Channel, where string, args []any,
+	p *channels.Payment) (*models.Charge, bool, error) {
+	if s.db.Dialect == "mysql" || p.Status != channels.PaymentPaid {
+		return nil, false, nil
+	}
+	var served []channels.Code
+	for code, c := range e.byCode {
+		if c == ch {
+			served = append(served, code)
+		}
+	}
+	now := s.utcNow()
+	paidAt := p.PaidAt.UTC()
+	if p.PaidAt.IsZero() {
+		paidAt = now
+	}
+	closedBefore := paidAt.Truncate(time.Second).Add(time.Second)
+	q := t.Table(s.t.Charges).Clauses(clause.Returning{}).Where(where, args...).
+		Where("status IN ? AND total_fee = ? AND channel IN ?", movePay.from, p.TotalFee, served).
+		Where("(account IS NULL OR account = ?)", account(e.ID, ch))
+	if p.HasMarker {
+		q = q.Where("(marker = '' OR marker = ?)", p.Marker)
+	}
+	var rows []models.Charge
+	res := q.Model(&rows).Updates(map[string]any{
+		"status":         movePay.to,
+		"late_paid":      gorm.Expr("(expire_at < ? OR (closed_at IS NOT NULL AND closed_at < ?))", paidAt, closedBefore),
+		"transaction_id": p.TransactionID, "paid_at": paidAt, "next_query_at": nil, "updated_at": now,
+	})
+	if res.Error != nil || len(rows) != 1 {
+		return nil, false, res.Error
+	}
+	c := &rows[0]
+	return c, true, s.paid(ctx, t, c)
+}
+
+// paid does what follows a charge's move to PAID, in t: the automatic
+// refund of a late payment, OnPaid, charge.succeeded.
+func (s *Service) paid(ctx context.Context, t *txn, c *models.Charge) error {
+	if c.LatePaid && s.refundLate && !t.host {
+		s.refundLatePayment(ctx, t, c)
+	}
+	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: t.DB, Charge: c, Late: c.LatePaid}) }); err != nil {
+		return err
+	}
+	return s.emit(t, c.AppID, delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c)})
+}
+
+// How far a close reached the channel, for close.
+type closeAt int
+
+const (
+	closedLocally   closeAt = iota // CloseChargeTx: the worker closes at the channel later
+	closedAtChannel                // the channel confirmed: nothing more to ask
+	closeNotOpened                 // the channel has no order yet but one may still open: keep watching
+)
+
+// close moves c (locked in t) to CLOSED, runs OnClosed and emits
+// charge.closed; and records how far the close reached the channel in
+// next_query_at: confirmed (the worker stops asking), not opened yet (it
+// keeps watching until the expiry has passed) or local only (it goes on
+// closing at the channel). A charge already CLOSED only has that recorded.
+func (s *Service) close(ctx context.Context, t *txn, c *models.Charge, how closeAt) (bool, error) {
+	now := s.utcNow()
+	var next *time.Time
+	switch how {
+	case closeNotOpened:
+		n := now.Add(queryDelay(0))
+		next = &n
+	case closedLocally:
+		if c.ChannelParams != "" {
+			next = &now // an order was handed out: the worker closes it at the channel
+		}
+	}
+	if !slices.Contains(moveClose.from, c.Status) {
+		if c.Status == models.ChargeClosed && how != closedLocally {
+			err := s.charges(t.DB).Where("id = ? AND status = ?", c.ID, models.ChargeClosed).Update("next_query_at", next).Error
+			c.NextQueryAt = next
+			return false, err
+		}
+		return false, nil
+	}
+	if err := s.move(t, s.t.Charges, c.ID, moveClose.from, map[string]any{
+		"status": moveClose.to, "closed_at": now, "next_query_at": next, "updated_at": now}); err != nil {
+		return false, err
+	}
+	c.Status, c.ClosedAt, c.NextQueryAt, c.UpdatedAt = moveClose.to, &now, next, now
+	if err := s.runHook(ctx, func() error { return s.hooks.RunClosed(ctx, &hooks.Closed{Tx: t.DB, Charge: c}) }); err != nil {
+		return false, err
+	}
+	return true, s.emit(t, c.AppID, delivery.Event{Type: moveClose.event, Charge: c, Data: payResult(c)})
+}
+
+// errMoved: the row was not in a status the move starts from although it
+// was read locked so; something outside the pay center changed it.
+var errMoved = errors.New("the row changed under its lock")
+
+// move applies upd to row id of table, conditional on its status being one
+// of from.
+func (s *Service) move(t *txn, table string, id int64, from any, upd map[string]any) error {
+	res := t.Table(table).Where("id = ? AND status IN ?", id, from).Updates(upd)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return errMoved
+	}
+	return nil
+}
+
+// moveRefund applies what the channel says of refund r (locked in t) with
+// the move of refundMoves: ABNORMAL (its amount stays reserved), SUCCESS or
+// FAILED (the charge's accounting moves, OnRefund runs), and emits the
+// move's event. It reports whether r moved, and, when r was final already
+// and the channel says another final status, that contradiction.
+func (s *Service) moveRefund(ctx context.Context, t *txn, r *models.Refund, out *channels.Refund) (moved, contradiction bool, err error) {
+	m, ok := refundMoves[out.Status]
+	if !ok {
+		return false, false, nil
+	}
+	if !slices.Contains(m.from, r.Status) {
+		return false, r.Status.Final() && m.to.Final() && r.Status != m.to, nil
+	}
+	now := s.utcNow()
+	upd := map[string]any{"status": m.to, "submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}
+	switch m.to {
+	case models.RefundSucceeded:
+		at := out.RefundedAt.UTC()
+		if out.RefundedAt.IsZero() {
+			at = now
+		}
+		upd["refunded_at"], upd["next_check_at"] = at, nil
+		r.RefundedAt, r.NextCheckAt = &at, nil
+	case models.RefundFailed:
+		upd["fail_reason"], upd["next_check_at"] = clean(out.Message, 500), nil
+		r.FailReason, r.NextCheckAt = clean(out.Message, 500), nil
+	case models.RefundAbnormal:
+		upd["fail_reason"] = clean(out.Message, 500)
+		r.FailReason = clean(out.Message, 500)
+	}
+	if err := s.move(t, s.t.Refunds, r.ID, m.from, upd); err != nil {
+		return false, false, err
+	}
+	r.Status, r.Submitted, r.LeaseUntil, r.LeaseToken, r.UpdatedAt = m.to, true, nil, "", now
+	c, err := s.lockCharge(t, "id = ?", r.ChargeID)
+	if err != nil {
+		return false, false, err
+	}
+	if m.to.Final() {
+		if m.to == models.RefundSucceeded {
+			c.RefundedFee += r.RefundFee
+		} else {
+			c.RefundReserved -= r.RefundFee
+		}
+		c.UpdatedAt = now
+		err := s.charges(t.DB).Where("id = ?", c.ID).Updates(map[string]any{
+			"refunded_fee": c.RefundedFee, "refund_reserved": c.RefundReserved, "updated_at": now}).Error
+		if err != nil {
+			return false, false, err
+		}
+		if err := s.runHook(ctx, func() error { return s.hooks.RunRefund(ctx, &hooks.Refunded{Tx: t.DB, Charge: c, Refund: r}) }); err != nil {
+			return false, false, err
+		}
+	}
+	return true, false, s.emit(t, c.AppID, delivery.Event{Type: m.event, Charge: c, Refund: r,
+		Data: refundEventData{RefundResult: refundResult(r), Channel: c.Channel, Attach: c.Attach}})
+}
+
+// LateRefundPrefix starts the refund number of an automatic late-payment
+// refund: "LATE_" + outTradeNo. The underscore keeps it apart from every
+// merchant number (outRefundNo is letters and digits only); both channels
+// accept it.
+const LateRefundPrefix = "LATE_"
+
+// refundLatePayment reserves a full refund of a late payment (LatePayment
+// "refund") and records its number on c; the refund worker sends it.
+// Recording the payment matters more than refunding it: if the refund
+// cannot be reserved, that is logged for a person to handle and the
+// payment still commits.
+func (s *Service) refundLatePayment(ctx context.Context, t *txn, c *models.Charge) {
+	now := s.utcNow()
+	r := &models.Refund{
+		AppID: c.AppID, OutRefundNo: LateRefundPrefix + c.OutTradeNo, Account: c.Account, ChargeID: c.ID,
+		OutTradeNo: c.OutTradeNo, RefundFee: c.TotalFee, RefundDesc: "late payment refunded automatically",
+		Status: models.RefundProcessing, LatePayment: true, NextCheckAt: &now, CreatedAt: now, UpdatedAt: now,
+	}
+	err := store.Savepoint(t.DB, "late_refund", func(tx *gorm.DB) error { // a failure here must not abort the payment
+		if c.RefundReserved != 0 {
+			return errors.New("the charge already has refunds reserved")
+		}
+		if err := s.refunds(tx).Create(r).Error; err != nil {
+			return err
+		}
+		return s.charges(tx).Where("id = ?", c.ID).Updates(map[string]any{
+			"refund_reserved": c.TotalFee, "late_refund_no": r.OutRefundNo, "updated_at": now}).Error
+	})
+	if err != nil {
+		s.logger(ctx).Error("paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
+			"appId", c.AppID, "outTradeNo", c.OutTradeNo, "err", err)
+		return
+	}
+	c.RefundReserved, c.LateRefundNo = c.TotalFee, r.OutRefundNo
+	t.wake = true // the refund worker sends it
+}

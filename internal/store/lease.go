@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Lease is a claim on one row: only its holder may call the channel about
+// it (a charge, a refund) or attempt it (a delivery) until Until, and only
+// the holder's Token may record the outcome.
+type Lease struct {
+	Token string
+	Until time.Time
+}
+
+// NewLease returns a lease with a fresh token, held until until.
+func NewLease(until time.Time) Lease {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return Lease{Token: hex.EncodeToString(b), Until: until}
+}
+
+// Claim takes a lease on the row id of table, when it is free (never
+// leased, or its lease ended before now) and matches where/args (extra
+// conditions; "" for none), setting set too: one conditional update. It
+// reports whether this caller got it. Every lease of the pay center is
+// taken here.
+func Claim(ctx context.Context, d *DB, table string, id int64, now time.Time, l Lease, where string, args []any, set map[string]any) (bool, error) {
+	upd := map[string]any{"lease_until": l.Until, "lease_token": l.Token}
+	for k, v := range set {
+		upd[k] = v
+	}
+	var n int64
+	err := d.Single(ctx, func(db *gorm.DB) error {
+		q := db.Table(table).Where("id = ?", id).Where("lease_until IS NULL OR lease_until < ?", now)
+		if where != "" {
+			q = q.Where(where, args...)
+		}
+		res := q.Updates(upd)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n == 1, err
+}
+
+// Settle records the outcome of the lease holder's work on row id of
+// table: it applies set and frees the lease, only if the lease is still
+// this one. It reports whether it was.
+func Settle(ctx context.Context, d *DB, table string, id int64, l Lease, set map[string]any) (bool, error) {
+	upd := map[string]any{"lease_until": nil, "lease_token": ""}
+	for k, v := range set {
+		upd[k] = v
+	}
+	var n int64
+	err := d.Single(ctx, func(db *gorm.DB) error {
+		res := db.Table(table).Where("id = ? AND lease_token = ?", id, l.Token).Updates(upd)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n == 1, err
+}
