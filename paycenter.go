@@ -189,7 +189,7 @@ func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
 // pay center once.
 //
 // Unless Config.Workers.Disabled, Mount also starts the background workers;
-// Close stops them.
+// Close stops them. Hosts on other routers use Handler.
 func (pc *PayCenter) Mount(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		pc.svc.SetMountPath(g.BasePath())
