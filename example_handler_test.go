@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gopaycenter/paycenter"
@@ -19,17 +17,8 @@ import (
 // under its BasePath, beside the host's own pages. Unlike Mount, it starts
 // no workers: StartWorkers does, once the server is up.
 func ExamplePayCenter_Handler() {
-	dir, err := os.MkdirTemp("", "paycenter-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := paycenter.OpenSQLite(filepath.Join(dir, "shop.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
+	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
+	defer done()
 	pc, err := paycenter.New(paycenter.Config{
 		DB:        db,
 		PublicURL: "https://shop.example.com",

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gopaycenter/paycenter"
@@ -27,17 +25,8 @@ type Order struct {
 // the channel then sends again). AfterPaid runs after the commit, at least
 // once, for what cannot be rolled back, such as an e-mail.
 func Example_hooks() {
-	dir, err := os.MkdirTemp("", "paycenter-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := paycenter.OpenSQLite(filepath.Join(dir, "shop.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
+	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
+	defer done()
 	if err := db.AutoMigrate(&Order{}); err != nil {
 		log.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/client"
@@ -20,18 +21,8 @@ import (
 // and a development app "dev" whose key and secret are generated once and
 // stored in the database.
 func ExampleMount() {
-	// A database in a temporary directory; a host passes its own *gorm.DB.
-	dir, err := os.MkdirTemp("", "paycenter-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := paycenter.OpenSQLite(filepath.Join(dir, "shop.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close() // a host's own database stays open after pc.Close
+	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
+	defer done()
 
 	r := gin.New()
 	pc, err := paycenter.Mount(r, paycenter.Config{
@@ -67,4 +58,25 @@ func ExampleMount() {
 	// Output:
 	// dev true
 	// https://shop.example.com/pay/sandbox/cashier/dev/order00000001
+}
+
+// tempSQLite opens an SQLite database in a new temporary directory, as a
+// host opens its own; done closes it (pc.Close leaves a host's database
+// open) and removes the directory.
+func tempSQLite() (db *gorm.DB, done func()) {
+	dir, err := os.MkdirTemp("", "paycenter-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err = paycenter.OpenSQLite(filepath.Join(dir, "shop.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	return db, func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+		os.RemoveAll(dir)
+	}
 }

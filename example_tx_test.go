@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"gorm.io/gorm"
@@ -27,17 +25,8 @@ type Purchase struct {
 // network call inside a transaction); after the commit, CreateCharge with
 // the same parameters reaches the channel and returns the channel params.
 func ExamplePayCenter_CreateChargeTx() {
-	dir, err := os.MkdirTemp("", "paycenter-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := paycenter.OpenSQLite(filepath.Join(dir, "shop.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
+	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
+	defer done()
 	if err := db.AutoMigrate(&Purchase{}); err != nil {
 		log.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gopaycenter/paycenter"
@@ -52,17 +50,8 @@ func Example_webhook() {
 	merchant := httptest.NewServer(endpoint)
 	defer merchant.Close()
 
-	dir, err := os.MkdirTemp("", "paycenter-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := paycenter.OpenSQLite(filepath.Join(dir, "pay.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
+	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
+	defer done()
 	pc, err := paycenter.New(paycenter.Config{
 		DB:      db,
 		Apps:    []paycenter.App{{ID: "shop", Key: "shop-key", Secret: secret, NotifyURL: merchant.URL + "/webhook"}},

@@ -69,23 +69,7 @@ func TestHandlerOnServeMux(t *testing.T) {
 		cashier := ch.WxNative.CodeURL
 		assert.Equal(t, srv.URL+"/pay/sandbox/cashier/"+testAppID+"/"+no, cashier)
 
-		resp, err := http.Get(cashier)
-		require.NoError(t, err)
-		page, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		action := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(string(page))
-		require.NotNil(t, action, "the cashier has forms")
-		assert.Equal(t, "/pay/sandbox/pay", action[1])
-
-		// The Pay button leads back to the cashier under the prefix.
-		resp, err = http.PostForm(srv.URL+action[1], url.Values{"appId": {testAppID}, "outTradeNo": {no}, "result": {"success"}, "back": {"1"}})
-		require.NoError(t, err)
-		page, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Equal(t, "/pay/sandbox/cashier/"+testAppID+"/"+no, resp.Request.URL.Path)
-		assert.Contains(t, string(page), "Paid.")
+		payInCashier(t, srv.URL, cashier, "/pay")
 		pr, err := c.GetPayResult(ctx, client.WxNative, no)
 		require.NoError(t, err)
 		assert.True(t, pr.HasPay)
@@ -172,4 +156,33 @@ func TestHandlerBesideMountOnEngine(t *testing.T) {
 	pr, err := e.client.GetPayResult(context.Background(), client.WxNative, "both00000001")
 	require.NoError(t, err, "the charge created through Handler is the mounted pay center's")
 	assert.False(t, pr.HasPay)
+}
+
+// payInCashier opens the sandbox cashier page at cashierURL, checks that
+// its forms post to prefix + "/sandbox/pay", presses Pay there and checks
+// that it leads back to the cashier (under prefix), which says the charge
+// is paid. It returns that page.
+func payInCashier(t *testing.T, serverURL, cashierURL, prefix string) string {
+	t.Helper()
+	resp, err := http.Get(cashierURL)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	action := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(string(page))
+	require.NotNil(t, action, "the cashier has forms")
+	assert.Equal(t, prefix+"/sandbox/pay", action[1])
+
+	u, err := url.Parse(cashierURL)
+	require.NoError(t, err)
+	parts := strings.Split(u.Path, "/") // .../sandbox/cashier/{appId}/{outTradeNo}
+	appID, no := parts[len(parts)-2], parts[len(parts)-1]
+	resp, err = http.PostForm(serverURL+action[1], url.Values{"appId": {appID}, "outTradeNo": {no}, "result": {"success"}, "back": {"1"}})
+	require.NoError(t, err)
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, prefix+"/sandbox/cashier/"+appID+"/"+no, resp.Request.URL.Path)
+	assert.Contains(t, string(page), "Paid.")
+	return string(page)
 }

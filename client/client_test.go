@@ -122,7 +122,7 @@ type payCase struct {
 	params     string
 	wantParams any
 	openid     string
-	helper     func(c *Client, a javaCall) (info any, channel Channel, outTradeNo string, totalFee, expire, reqID int64, err error)
+	helper     func(c *Client, a javaCall) helperResult
 }
 
 // javaCall holds the positional arguments of the document-shaped helpers.
@@ -137,12 +137,27 @@ type javaCall struct {
 	attach, analysis, description, openID string
 }
 
-// helperOf adapts a helper's answer to payCase.helper.
-func helperOf[T any](info *PayInfo[T], err error) (any, Channel, string, int64, int64, int64, error) {
+// args are the arguments every helper takes, in the Java client's order.
+func (a javaCall) args() (context.Context, string, int64, string, string, string, int64, string, int, string, string, string) {
+	return a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created, a.returnURL, a.timeExpire,
+		a.attach, a.analysis, a.description
+}
+
+// helperResult is a helper's answer with its channel params untyped.
+type helperResult struct {
+	params           any
+	channel          Channel
+	outTradeNo       string
+	totalFee, expire int64
+	reqID            int64
+	err              error
+}
+
+func helperOf[T any](info *PayInfo[T], err error) helperResult {
 	if err != nil {
-		return nil, "", "", 0, 0, 0, err
+		return helperResult{err: err}
 	}
-	return info.ChannelParams, info.Channel, info.OutTradeNo, info.TotalFee, info.ExpireTime, info.RequestID, nil
+	return helperResult{info.ChannelParams, info.Channel, info.OutTradeNo, info.TotalFee, info.ExpireTime, info.RequestID, nil}
 }
 
 var payCases = []payCase{
@@ -150,65 +165,47 @@ var payCases = []payCase{
 		channel:    WxNative,
 		params:     `{"codeUrl":"weixin://wxpay/bizpayurl?pr=kzQ1mz8"}`,
 		wantParams: WxNativeParams{CodeURL: "weixin://wxpay/bizpayurl?pr=kzQ1mz8"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.WxNativePay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxNativePay(a.args())) },
 	},
 	{
 		channel:    WxApp,
 		params:     `{"timeStamp":"1507803453","partnerid":"1230000109","package":"Sign=WXPay","sign":"D939","appId":"wx1f","prepayid":"wx2017","nonceStr":"5e06"}`,
 		wantParams: WxAppParams{AppID: "wx1f", PartnerID: "1230000109", PrepayID: "wx2017", Package: "Sign=WXPay", NonceStr: "5e06", TimeStamp: "1507803453", Sign: "D939"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.WxAppPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxAppPay(a.args())) },
 	},
 	{
 		channel:    WxJsapi,
 		openid:     "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		params:     `{"timeStamp":"1507803453","package":"prepay_id=wx2017","paySign":"D939","appId":"wx1f","signType":"MD5","nonceStr":"5e06"}`,
 		wantParams: WxJsapiParams{AppID: "wx1f", TimeStamp: "1507803453", NonceStr: "5e06", Package: "prepay_id=wx2017", SignType: "MD5", PaySign: "D939"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.WxJsapiPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description, a.openID))
+		helper: func(c *Client, a javaCall) helperResult {
+			ctx, no, fee, ip, subject, body, created, ret, expire, attach, analysis, desc := a.args()
+			return helperOf(c.WxJsapiPay(ctx, no, fee, ip, subject, body, created, ret, expire, attach, analysis, desc, a.openID))
 		},
 	},
 	{
 		channel:    WxMweb,
 		params:     `{"mwebUrl":"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"}`,
 		wantParams: WxMwebParams{MwebURL: "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.WxMwebPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxMwebPay(a.args())) },
 	},
 	{
 		channel:    AliWeb,
 		params:     `{"body":"<form name=\"punchout_form\"></form>","url":"https://openapi.alipay.com/gateway.do?x=1"}`,
 		wantParams: AliParams{Body: `<form name="punchout_form"></form>`, URL: "https://openapi.alipay.com/gateway.do?x=1"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.AliWebPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliWebPay(a.args())) },
 	},
 	{
 		channel:    AliApp,
 		params:     `{"body":"app_id=2016&biz_content=%7B%7D&sign=abc"}`,
 		wantParams: AliParams{Body: "app_id=2016&biz_content=%7B%7D&sign=abc"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.AliAppPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliAppPay(a.args())) },
 	},
 	{
 		channel:    AliWap,
 		params:     `{"body":"<form id=\"wap\"></form>","url":"https://openapi.alipay.com/gateway.do?wap=1"}`,
 		wantParams: AliParams{Body: `<form id="wap"></form>`, URL: "https://openapi.alipay.com/gateway.do?wap=1"},
-		helper: func(c *Client, a javaCall) (any, Channel, string, int64, int64, int64, error) {
-			return helperOf(c.AliWapPay(a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created,
-				a.returnURL, a.timeExpire, a.attach, a.analysis, a.description))
-		},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliWapPay(a.args())) },
 	},
 }
 
@@ -262,15 +259,15 @@ func TestCreateCharge(t *testing.T) {
 				t.Errorf("ChargeResult = %+v", r)
 			}
 
-			params, ch, outTradeNo, totalFee, expire, reqID, err := tc.helper(c, a)
-			if err != nil {
-				t.Fatalf("helper: %v", err)
+			h := tc.helper(c, a)
+			if h.err != nil {
+				t.Fatalf("helper: %v", h.err)
 			}
-			if ch != tc.channel || !reflect.DeepEqual(params, tc.wantParams) {
-				t.Errorf("helper answered %s %+v, want %s %+v", ch, params, tc.channel, tc.wantParams)
+			if h.channel != tc.channel || !reflect.DeepEqual(h.params, tc.wantParams) {
+				t.Errorf("helper answered %s %+v, want %s %+v", h.channel, h.params, tc.channel, tc.wantParams)
 			}
-			if outTradeNo != "test903289329" || totalFee != 100 || expire != 1508408609765 || reqID != 1508401457368 {
-				t.Errorf("helper's extension fields = %q %d %d, requestId %d", outTradeNo, totalFee, expire, reqID)
+			if h.outTradeNo != "test903289329" || h.totalFee != 100 || h.expire != 1508408609765 || h.reqID != 1508401457368 {
+				t.Errorf("helper's extension fields = %q %d %d, requestId %d", h.outTradeNo, h.totalFee, h.expire, h.reqID)
 			}
 
 			reqs := f.requests()

@@ -98,27 +98,30 @@ func (r *ChargeResult) decodeParams(code Channel) error {
 	if len(r.ChannelParams) == 0 || string(r.ChannelParams) == "null" {
 		return nil
 	}
-	var dst any
 	switch code {
 	case WxNative:
-		r.WxNative = new(WxNativeParams)
-		dst = r.WxNative
+		return decodeInto(r.ChannelParams, &r.WxNative)
 	case WxJsapi:
-		r.WxJsapi = new(WxJsapiParams)
-		dst = r.WxJsapi
+		return decodeInto(r.ChannelParams, &r.WxJsapi)
 	case WxApp:
-		r.WxApp = new(WxAppParams)
-		dst = r.WxApp
+		return decodeInto(r.ChannelParams, &r.WxApp)
 	case WxMweb:
-		r.WxMweb = new(WxMwebParams)
-		dst = r.WxMweb
+		return decodeInto(r.ChannelParams, &r.WxMweb)
 	case AliWeb, AliWap, AliApp:
-		r.Alipay = new(AliParams)
-		dst = r.Alipay
-	default:
-		return nil
+		return decodeInto(r.ChannelParams, &r.Alipay)
 	}
-	return json.Unmarshal(r.ChannelParams, dst)
+	return nil
+}
+
+// decodeInto decodes raw into a new T and sets *field to it; on error the
+// field stays nil.
+func decodeInto[T any](raw json.RawMessage, field **T) error {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return err
+	}
+	*field = v
+	return nil
 }
 
 // WxNativeParams are the channel params of [WxNative].
