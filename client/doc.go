@@ -38,7 +38,7 @@
 //
 // The methods are [Client.CreateCharge], [Client.GetPayResult],
 // [Client.Refund], [Client.RefundResult] and [Client.Close]; each answers a
-// typed result or an [*Error].
+// typed result (Close only an error) or an [*Error].
 //
 // # Money and times
 //
