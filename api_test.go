@@ -113,7 +113,7 @@ func TestGoClientFlow(t *testing.T) {
 	assert.True(t, pr.HasPay)
 	require.NotNil(t, pr.PayTime)
 
-	_, err = e.client.Refund(ctx, "jsapi00000001", "ref1", 101)
+	_, err = e.client.Refund(ctx, client.RefundParams{OutTradeNo: "jsapi00000001", OutRefundNo: "ref1", RefundFee: 101})
 	var ce *client.Error
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, paytype.CodeOverLimit, ce.Code)

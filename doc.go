@@ -20,6 +20,10 @@
 //	defer pc.Close()
 //	r.Run()
 //
+// Hosts on net/http, chi or echo serve pc.Handler() under BasePath instead
+// of mounting on Gin (New, then mux.Handle("/pay/", pc.Handler()), then
+// pc.StartWorkers()).
+//
 // A zero Config works: SQLite file paycenter.db, the sandbox channel for all
 // seven channel codes, and a development app whose key and secret are
 // generated on the first start, stored in the pay center's settings table

@@ -198,7 +198,8 @@ func Mount(r gin.IRouter, cfg Config) (*PayCenter, error) {
 // pay center once.
 //
 // Unless Config.Workers.Disabled, Mount also starts the background workers
-// (Start with context.Background()); Close stops them.
+// (Start with context.Background()); Close stops them. Hosts on other
+// routers use Handler.
 func (pc *PayCenter) Mount(r gin.IRouter) {
 	if g, ok := r.(interface{ BasePath() string }); ok {
 		pc.svc.SetMountPath(g.BasePath())

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,108 +50,42 @@ func (c *Client) chargeForm(p ChargeParams) url.Values {
 	return f
 }
 
-func createCharge[T any](ctx context.Context, c *Client, p ChargeParams) (*PayInfo[T], error) {
-	var info PayInfo[T]
-	id, err := c.call(ctx, http.MethodPost, pathCharges, c.chargeForm(p), &info)
+// chargeResultJSON is the wire form of a create's responseParams.
+type chargeResultJSON struct {
+	Channel       Channel         `json:"channel"`
+	ChannelParams json.RawMessage `json:"channelParams"`
+	OutTradeNo    string          `json:"outTradeNo"`
+	TotalFee      int64           `json:"totalFee"`
+	ExpireTime    *int64          `json:"expireTime"`
+}
+
+// CreateCharge creates a charge (POST /api/charges) and returns what the
+// payer's device needs to pay, decoded into the field of [ChargeResult]
+// named for the charge's channel: CodeURL of r.WxNative to show as a QR
+// code, r.Alipay.Body to write into the page, and so on.
+//
+// It is idempotent on p.OutTradeNo: creating the same order again with the
+// same parameters while it is unpaid returns the same channel params, so
+// after a timeout or a [paytype.CodeInProgress] answer, call it again as it
+// was. Other parameters for a used outTradeNo are [paytype.CodeExists].
+func (c *Client) CreateCharge(ctx context.Context, p ChargeParams) (*ChargeResult, error) {
+	var w chargeResultJSON
+	id, err := c.call(ctx, http.MethodPost, pathCharges, c.chargeForm(p), &w)
 	if err != nil {
 		return nil, err
 	}
-	info.RequestID = id
-	return &info, nil
-}
-
-// CreateCharge creates a charge on any channel (POST /api/charges) and
-// returns the channel params undecoded; decode them with [ChannelParamsAs],
-// or use the per-channel methods (WxNativePay, ...), which return them
-// typed. Creating the same outTradeNo again with the same parameters while
-// it is unpaid returns the same channel params.
-func (c *Client) CreateCharge(ctx context.Context, p ChargeParams) (*PayInfo[json.RawMessage], error) {
-	return createCharge[json.RawMessage](ctx, c, p)
-}
-
-// javaArgs builds ChargeParams from the Java client's positional arguments
-// (see the package doc, "Charge methods").
-func javaArgs(ch Channel, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) ChargeParams {
-	return ChargeParams{
-		Channel:     ch,
-		OutTradeNo:  outTradeNo,
-		TotalFee:    totalFee,
-		ClientIP:    clientIP,
-		Subject:     subject,
-		Body:        body,
-		Created:     created,
-		ReturnURL:   returnURL,
-		TimeExpire:  timeExpire,
-		Attach:      attach,
-		Analysis:    analysis,
-		Description: description,
+	r := &ChargeResult{Channel: w.Channel, ChannelParams: w.ChannelParams, OutTradeNo: w.OutTradeNo,
+		TotalFee: w.TotalFee, ExpireTime: msTime(w.ExpireTime), RequestID: id}
+	// An answer without its channel is decoded as the channel asked for.
+	code := r.Channel
+	if code == "" {
+		code = p.Channel
 	}
-}
-
-// WxNativePay creates a WeChat Native (QR code) charge; show
-// ChannelParams.CodeURL as a QR code. Arguments are those of the Java
-// client's wxNativePay, in its order: outTradeNo, totalFee (fen), clientIp,
-// subject, body, created (ms; 0 = now), returnUrl, timeExpire (s; 0 =
-// default), attach, analysis, description.
-func (c *Client) WxNativePay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[WxNativeParams], error) {
-	return createCharge[WxNativeParams](ctx, c, javaArgs(WxNative, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
-}
-
-// WxAppPay creates a WeChat in-app charge; pass ChannelParams to the WeChat
-// open SDK. Arguments as for [Client.WxNativePay].
-func (c *Client) WxAppPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[WxAppParams], error) {
-	return createCharge[WxAppParams](ctx, c, javaArgs(WxApp, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
-}
-
-// WxJsapiPay creates a WeChat JSAPI (official account) charge; pass
-// ChannelParams to wx.requestPayment. Arguments as for
-// [Client.WxNativePay], then the payer's openid (sent as "wx.openid"), as
-// in the Java client's wxJsapiPay.
-func (c *Client) WxJsapiPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description, openID string) (*PayInfo[WxJsapiParams], error) {
-	p := javaArgs(WxJsapi, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description)
-	p.OpenID = openID
-	return createCharge[WxJsapiParams](ctx, c, p)
-}
-
-// WxMwebPay creates a WeChat H5 charge; redirect the payer's browser to
-// ChannelParams.MwebURL. Arguments as for [Client.WxNativePay].
-func (c *Client) WxMwebPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[WxMwebParams], error) {
-	return createCharge[WxMwebParams](ctx, c, javaArgs(WxMweb, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
-}
-
-// AliWebPay creates an Alipay desktop-website charge; write
-// ChannelParams.Body (an auto-submitting form) into the page, or redirect
-// to ChannelParams.URL. Arguments as for [Client.WxNativePay].
-func (c *Client) AliWebPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[AliParams], error) {
-	return createCharge[AliParams](ctx, c, javaArgs(AliWeb, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
-}
-
-// AliAppPay creates an Alipay in-app charge; pass ChannelParams.Body (the
-// signed order string) to the Alipay app SDK. Arguments as for
-// [Client.WxNativePay].
-func (c *Client) AliAppPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[AliParams], error) {
-	return createCharge[AliParams](ctx, c, javaArgs(AliApp, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
-}
-
-// AliWapPay creates an Alipay mobile-website charge; use ChannelParams as
-// for [Client.AliWebPay]. Arguments as for [Client.WxNativePay].
-func (c *Client) AliWapPay(ctx context.Context, outTradeNo string, totalFee int64, clientIP, subject, body string,
-	created int64, returnURL string, timeExpire int, attach, analysis, description string) (*PayInfo[AliParams], error) {
-	return createCharge[AliParams](ctx, c, javaArgs(AliWap, outTradeNo, totalFee, clientIP, subject, body,
-		created, returnURL, timeExpire, attach, analysis, description))
+	if err := r.decodeParams(code); err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("POST %s: cannot decode channelParams of %s: %v", pathCharges, code, err), RequestID: id,
+			HTTPStatus: http.StatusOK}
+	}
+	return r, nil
 }
 
 // GetPayResult asks whether a charge is paid (GET /api/charges/pay-result).

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/gopaycenter/paycenter/paytype"
@@ -116,139 +115,164 @@ func ok(params string) (int, string) {
 	return 200, `{"requestId":1508401457368,"responseParams":` + params + `}`
 }
 
-func TestPayMethods(t *testing.T) {
+// payCase is one channel of the charge tests: the canned channelParams,
+// what they decode to, and the document-shaped helper of the channel.
+type payCase struct {
+	channel    Channel
+	params     string
+	wantParams any
+	openid     string
+	helper     func(c *Client, a javaCall) helperResult
+}
+
+// javaCall holds the positional arguments of the document-shaped helpers.
+type javaCall struct {
+	ctx                                   context.Context
+	outTradeNo                            string
+	totalFee                              int64
+	clientIP, subject, body               string
+	created                               int64
+	returnURL                             string
+	timeExpire                            int
+	attach, analysis, description, openID string
+}
+
+// args are the arguments every helper takes, in the Java client's order.
+func (a javaCall) args() (context.Context, string, int64, string, string, string, int64, string, int, string, string, string) {
+	return a.ctx, a.outTradeNo, a.totalFee, a.clientIP, a.subject, a.body, a.created, a.returnURL, a.timeExpire,
+		a.attach, a.analysis, a.description
+}
+
+// helperResult is a helper's answer with its channel params untyped.
+type helperResult struct {
+	params           any
+	channel          Channel
+	outTradeNo       string
+	totalFee, expire int64
+	reqID            int64
+	err              error
+}
+
+func helperOf[T any](info *PayInfo[T], err error) helperResult {
+	if err != nil {
+		return helperResult{err: err}
+	}
+	return helperResult{info.ChannelParams, info.Channel, info.OutTradeNo, info.TotalFee, info.ExpireTime, info.RequestID, nil}
+}
+
+var payCases = []payCase{
+	{
+		channel:    WxNative,
+		params:     `{"codeUrl":"weixin://wxpay/bizpayurl?pr=kzQ1mz8"}`,
+		wantParams: WxNativeParams{CodeURL: "weixin://wxpay/bizpayurl?pr=kzQ1mz8"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxNativePay(a.args())) },
+	},
+	{
+		channel:    WxApp,
+		params:     `{"timeStamp":"1507803453","partnerid":"1230000109","package":"Sign=WXPay","sign":"D939","appId":"wx1f","prepayid":"wx2017","nonceStr":"5e06"}`,
+		wantParams: WxAppParams{AppID: "wx1f", PartnerID: "1230000109", PrepayID: "wx2017", Package: "Sign=WXPay", NonceStr: "5e06", TimeStamp: "1507803453", Sign: "D939"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxAppPay(a.args())) },
+	},
+	{
+		channel:    WxJsapi,
+		openid:     "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		params:     `{"timeStamp":"1507803453","package":"prepay_id=wx2017","paySign":"D939","appId":"wx1f","signType":"MD5","nonceStr":"5e06"}`,
+		wantParams: WxJsapiParams{AppID: "wx1f", TimeStamp: "1507803453", NonceStr: "5e06", Package: "prepay_id=wx2017", SignType: "MD5", PaySign: "D939"},
+		helper: func(c *Client, a javaCall) helperResult {
+			ctx, no, fee, ip, subject, body, created, ret, expire, attach, analysis, desc := a.args()
+			return helperOf(c.WxJsapiPay(ctx, no, fee, ip, subject, body, created, ret, expire, attach, analysis, desc, a.openID))
+		},
+	},
+	{
+		channel:    WxMweb,
+		params:     `{"mwebUrl":"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"}`,
+		wantParams: WxMwebParams{MwebURL: "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.WxMwebPay(a.args())) },
+	},
+	{
+		channel:    AliWeb,
+		params:     `{"body":"<form name=\"punchout_form\"></form>","url":"https://openapi.alipay.com/gateway.do?x=1"}`,
+		wantParams: AliParams{Body: `<form name="punchout_form"></form>`, URL: "https://openapi.alipay.com/gateway.do?x=1"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliWebPay(a.args())) },
+	},
+	{
+		channel:    AliApp,
+		params:     `{"body":"app_id=2016&biz_content=%7B%7D&sign=abc"}`,
+		wantParams: AliParams{Body: "app_id=2016&biz_content=%7B%7D&sign=abc"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliAppPay(a.args())) },
+	},
+	{
+		channel:    AliWap,
+		params:     `{"body":"<form id=\"wap\"></form>","url":"https://openapi.alipay.com/gateway.do?wap=1"}`,
+		wantParams: AliParams{Body: `<form id="wap"></form>`, URL: "https://openapi.alipay.com/gateway.do?wap=1"},
+		helper:     func(c *Client, a javaCall) helperResult { return helperOf(c.AliWapPay(a.args())) },
+	},
+}
+
+// typedParams returns the typed channel params CreateCharge filled in, and
+// how many of the typed fields are set.
+func typedParams(r *ChargeResult) (got any, set int) {
+	if r.WxNative != nil {
+		got, set = *r.WxNative, set+1
+	}
+	if r.WxJsapi != nil {
+		got, set = *r.WxJsapi, set+1
+	}
+	if r.WxApp != nil {
+		got, set = *r.WxApp, set+1
+	}
+	if r.WxMweb != nil {
+		got, set = *r.WxMweb, set+1
+	}
+	if r.Alipay != nil {
+		got, set = *r.Alipay, set+1
+	}
+	return got, set
+}
+
+// TestCreateCharge: for every channel, CreateCharge sends every parameter
+// of ChargeParams and decodes the channel params into the channel's own
+// field; the document-shaped helper sends the same request and answers
+// the same params.
+func TestCreateCharge(t *testing.T) {
 	const created = int64(1508401409765)
-	type tc struct {
-		channel    Channel
-		params     string // canned channelParams
-		call       func(c *Client) (channel Channel, got any, outTradeNo string, totalFee, expire, reqID int64, err error)
-		wantParams any
-		openid     string
-	}
-	args := func(c *Client) (context.Context, string, int64, string, string, string, int64, string, int, string, string, string) {
-		return context.Background(), "test903289329", 100, "127.0.0.1", "超级大礼包", "a b*c~d/e", created,
-			"http://www.163.com/?a=1&b=2", 7200, "att&1", `{"os_name":"iOS"}`, "desc 1"
-	}
-	cases := []tc{
-		{
-			channel: WxNative,
-			params:  `{"codeUrl":"weixin://wxpay/bizpayurl?pr=kzQ1mz8"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.WxNativePay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: WxNativeParams{CodeURL: "weixin://wxpay/bizpayurl?pr=kzQ1mz8"},
-		},
-		{
-			channel: WxApp,
-			params:  `{"timeStamp":"1507803453","partnerid":"1230000109","package":"Sign=WXPay","sign":"D939","appId":"wx1f","prepayid":"wx2017","nonceStr":"5e06"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.WxAppPay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: WxAppParams{AppID: "wx1f", PartnerID: "1230000109", PrepayID: "wx2017", Package: "Sign=WXPay", NonceStr: "5e06", TimeStamp: "1507803453", Sign: "D939"},
-		},
-		{
-			channel: WxJsapi,
-			openid:  "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-			params:  `{"timeStamp":"1507803453","package":"prepay_id=wx2017","paySign":"D939","appId":"wx1f","signType":"MD5","nonceStr":"5e06"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				ctx, a, b, d, e, f, g, h, i, j, k, l := args(c)
-				p, err := c.WxJsapiPay(ctx, a, b, d, e, f, g, h, i, j, k, l, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: WxJsapiParams{AppID: "wx1f", TimeStamp: "1507803453", NonceStr: "5e06", Package: "prepay_id=wx2017", SignType: "MD5", PaySign: "D939"},
-		},
-		{
-			channel: WxMweb,
-			params:  `{"mwebUrl":"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.WxMwebPay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: WxMwebParams{MwebURL: "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2017&package=1707153875"},
-		},
-		{
-			channel: AliWeb,
-			params:  `{"body":"<form name=\"punchout_form\"></form>","url":"https://openapi.alipay.com/gateway.do?x=1"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.AliWebPay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: AliParams{Body: `<form name="punchout_form"></form>`, URL: "https://openapi.alipay.com/gateway.do?x=1"},
-		},
-		{
-			channel: AliApp,
-			params:  `{"body":"app_id=2016&biz_content=%7B%7D&sign=abc"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.AliAppPay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: AliParams{Body: "app_id=2016&biz_content=%7B%7D&sign=abc"},
-		},
-		{
-			channel: AliWap,
-			params:  `{"body":"<form id=\"wap\"></form>","url":"https://openapi.alipay.com/gateway.do?wap=1"}`,
-			call: func(c *Client) (Channel, any, string, int64, int64, int64, error) {
-				p, err := c.AliWapPay(args(c))
-				if err != nil {
-					return "", nil, "", 0, 0, 0, err
-				}
-				return p.Channel, p.ChannelParams, p.OutTradeNo, p.TotalFee, p.ExpireTime, p.RequestID, nil
-			},
-			wantParams: AliParams{Body: `<form id="wap"></form>`, URL: "https://openapi.alipay.com/gateway.do?wap=1"},
-		},
-	}
-	for _, tc := range cases {
+	for _, tc := range payCases {
 		t.Run(string(tc.channel), func(t *testing.T) {
 			f := newFake(t, func(r seenRequest) (int, string) {
 				return ok(`{"channel":"` + r.Params["channel"] + `","channelParams":` + tc.params +
 					`,"outTradeNo":"test903289329","totalFee":100,"expireTime":1508408609765}`)
 			})
-			ch, got, outTradeNo, totalFee, expire, reqID, err := tc.call(f.client())
+			c := f.client()
+			a := javaCall{context.Background(), "test903289329", 100, "127.0.0.1", "超级大礼包", "a b*c~d/e", created,
+				"http://www.163.com/?a=1&b=2", 7200, "att&1", `{"os_name":"iOS"}`, "desc 1", tc.openid}
+			r, err := c.CreateCharge(a.ctx, ChargeParams{Channel: tc.channel, OutTradeNo: a.outTradeNo, TotalFee: a.totalFee,
+				ClientIP: a.clientIP, Subject: a.subject, Body: a.body, Created: a.created, ReturnURL: a.returnURL,
+				TimeExpire: a.timeExpire, Attach: a.attach, Analysis: a.analysis, Description: a.description, OpenID: a.openID})
 			if err != nil {
-				t.Fatalf("pay: %v", err)
+				t.Fatalf("CreateCharge: %v", err)
 			}
-			if ch != tc.channel {
-				t.Errorf("Channel = %q, want %q", ch, tc.channel)
+			if got, set := typedParams(r); set != 1 || !reflect.DeepEqual(got, tc.wantParams) {
+				t.Errorf("typed params = %+v (%d fields set), want %+v in the channel's field only", got, set, tc.wantParams)
 			}
-			if !reflect.DeepEqual(got, tc.wantParams) {
-				t.Errorf("ChannelParams = %+v, want %+v", got, tc.wantParams)
+			if r.Channel != tc.channel || string(r.ChannelParams) != tc.params || r.OutTradeNo != "test903289329" || r.TotalFee != 100 ||
+				r.ExpireTime == nil || r.ExpireTime.UnixMilli() != 1508408609765 || r.RequestID != 1508401457368 {
+				t.Errorf("ChargeResult = %+v", r)
 			}
-			if outTradeNo != "test903289329" || totalFee != 100 || expire != 1508408609765 || reqID != 1508401457368 {
-				t.Errorf("extension fields = %q %d %d, requestId %d", outTradeNo, totalFee, expire, reqID)
+
+			h := tc.helper(c, a)
+			if h.err != nil {
+				t.Fatalf("helper: %v", h.err)
 			}
+			if h.channel != tc.channel || !reflect.DeepEqual(h.params, tc.wantParams) {
+				t.Errorf("helper answered %s %+v, want %s %+v", h.channel, h.params, tc.channel, tc.wantParams)
+			}
+			if h.outTradeNo != "test903289329" || h.totalFee != 100 || h.expire != 1508408609765 || h.reqID != 1508401457368 {
+				t.Errorf("helper's extension fields = %q %d %d, requestId %d", h.outTradeNo, h.totalFee, h.expire, h.reqID)
+			}
+
 			reqs := f.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("server saw %d requests, want 1", len(reqs))
-			}
-			r := reqs[0]
-			if r.Method != "POST" || r.Path != basePath+"/api/charges" {
-				t.Errorf("request = %s %s, want POST %s/api/charges", r.Method, r.Path, basePath)
-			}
-			if r.ContentType != "application/x-www-form-urlencoded; charset=UTF-8" {
-				t.Errorf("Content-Type = %q", r.ContentType)
-			}
-			if r.RawQuery != "" {
-				t.Errorf("POST has a query string %q", r.RawQuery)
+			if len(reqs) != 2 {
+				t.Fatalf("server saw %d requests, want 2", len(reqs))
 			}
 			want := map[string]string{
 				"channel":     string(tc.channel),
@@ -267,16 +291,27 @@ func TestPayMethods(t *testing.T) {
 			if tc.openid != "" {
 				want["wx.openid"] = tc.openid
 			}
-			if !reflect.DeepEqual(r.Params, want) {
-				t.Errorf("form fields:\n got %v\nwant %v", r.Params, want)
-			}
-			for _, h := range []string{"version", "nonce"} {
-				if v := r.Header.Get(h); v != "" {
-					t.Errorf("v1 request carries %s header %q", h, v)
+			for i, r := range reqs {
+				if r.Method != "POST" || r.Path != basePath+"/api/charges" {
+					t.Errorf("request %d = %s %s, want POST %s/api/charges", i, r.Method, r.Path, basePath)
 				}
-			}
-			if got := r.Header.Get("timestamp"); got != "1508739061000" {
-				t.Errorf("timestamp header = %q, want the clock's 1508739061000", got)
+				if r.ContentType != "application/x-www-form-urlencoded; charset=UTF-8" {
+					t.Errorf("request %d: Content-Type = %q", i, r.ContentType)
+				}
+				if r.RawQuery != "" {
+					t.Errorf("request %d: POST has a query string %q", i, r.RawQuery)
+				}
+				if !reflect.DeepEqual(r.Params, want) {
+					t.Errorf("request %d: form fields:\n got %v\nwant %v", i, r.Params, want)
+				}
+				for _, h := range []string{"version", "nonce"} {
+					if v := r.Header.Get(h); v != "" {
+						t.Errorf("request %d: v1 request carries %s header %q", i, h, v)
+					}
+				}
+				if got := r.Header.Get("timestamp"); got != "1508739061000" {
+					t.Errorf("request %d: timestamp header = %q, want the clock's 1508739061000", i, got)
+				}
 			}
 		})
 	}
@@ -284,12 +319,21 @@ func TestPayMethods(t *testing.T) {
 
 func TestCreateChargeDefaultsAndRaw(t *testing.T) {
 	f := newFake(t, func(r seenRequest) (int, string) {
+		switch r.Params["outTradeNo"] {
+		case "order0002": // an answer without its channel
+			return ok(`{"channelParams":{"codeUrl":"weixin://y"}}`)
+		case "order0003": // a channel code this client does not know
+			return ok(`{"channel":"WX_FUTURE","channelParams":{"codeUrl":"weixin://z"}}`)
+		case "order0004": // channel params of the wrong shape
+			return ok(`{"channel":"WX_NATIVE","channelParams":"str"}`)
+		}
 		return ok(`{"channel":"WX_NATIVE","channelParams":{"codeUrl":"weixin://x"}}`)
 	})
 	c := f.client()
-	info, err := c.CreateCharge(context.Background(), ChargeParams{
-		Channel: WxNative, OutTradeNo: "order0001", TotalFee: 1, ClientIP: "::1", Subject: "s", Body: "b",
-	})
+	params := func(no string) ChargeParams {
+		return ChargeParams{Channel: WxNative, OutTradeNo: no, TotalFee: 1, ClientIP: "::1", Subject: "s", Body: "b"}
+	}
+	info, err := c.CreateCharge(context.Background(), params("order0001"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,18 +344,25 @@ func TestCreateChargeDefaultsAndRaw(t *testing.T) {
 	if got := f.requests()[0].Params; !reflect.DeepEqual(got, want) {
 		t.Errorf("form fields:\n got %v\nwant %v (empty optionals must not be sent)", got, want)
 	}
-	typed, err := ChannelParamsAs[WxNativeParams](info)
-	if err != nil {
-		t.Fatal(err)
+	if info.WxNative == nil || info.WxNative.CodeURL != "weixin://x" || info.Channel != WxNative {
+		t.Errorf("ChargeResult = %+v", info)
 	}
-	if typed.ChannelParams.CodeURL != "weixin://x" || typed.Channel != WxNative {
-		t.Errorf("ChannelParamsAs = %+v", typed)
-	}
-	if info.OutTradeNo != "" || info.ExpireTime != 0 || !info.Expires().IsZero() {
+	if info.OutTradeNo != "" || info.ExpireTime != nil || info.TotalFee != 0 {
 		t.Errorf("absent extension fields should be zero: %+v", info)
 	}
-	if _, err := ChannelParamsAs[WxNativeParams](&PayInfo[json.RawMessage]{ChannelParams: json.RawMessage(`"str"`)}); err == nil {
-		t.Error("ChannelParamsAs accepted a string as WxNativeParams")
+
+	info, err = c.CreateCharge(context.Background(), params("order0002"))
+	if err != nil || info.Channel != "" || info.WxNative == nil || info.WxNative.CodeURL != "weixin://y" {
+		t.Errorf("answer without channel: %+v, %v; want the params decoded as the requested WX_NATIVE", info, err)
+	}
+	info, err = c.CreateCharge(context.Background(), params("order0003"))
+	if got, set := typedParams(info); err != nil || set != 0 || string(info.ChannelParams) != `{"codeUrl":"weixin://z"}` {
+		t.Errorf("unknown channel: %+v (typed %v), %v; want the raw params only", info, got, err)
+	}
+	_, err = c.CreateCharge(context.Background(), params("order0004"))
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != 0 || pe.RequestID != 1508401457368 || !strings.Contains(pe.Msg, "channelParams of WX_NATIVE") {
+		t.Errorf("channel params of the wrong shape: %v, want an *Error naming channelParams", err)
 	}
 }
 
@@ -367,7 +418,7 @@ func TestRefund(t *testing.T) {
 		f := newFake(t, func(r seenRequest) (int, string) {
 			return ok(`{"outTradeNo":"test903289329","outRefundNo":"ref1","refundFee":100,"status":"PROCESSING"}`)
 		})
-		res, err := f.client().Refund(context.Background(), "test903289329", "ref1", 100, WithRefundDesc("商品退货"))
+		res, err := f.client().Refund(context.Background(), RefundParams{OutTradeNo: "test903289329", OutRefundNo: "ref1", RefundFee: 100, RefundDesc: "商品退货"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +437,7 @@ func TestRefund(t *testing.T) {
 	})
 	t.Run("document answer", func(t *testing.T) {
 		f := newFake(t, func(r seenRequest) (int, string) { return 200, `{"requestId":1508401467147}` })
-		res, err := f.client().Refund(context.Background(), "test903289329", "ref2", 5)
+		res, err := f.client().Refund(context.Background(), RefundParams{OutTradeNo: "test903289329", OutRefundNo: "ref2", RefundFee: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +446,7 @@ func TestRefund(t *testing.T) {
 			t.Errorf("RefundResult = %+v, want %+v", *res, want)
 		}
 		if _, has := f.requests()[0].Params["refundDesc"]; has {
-			t.Error("refundDesc sent without WithRefundDesc")
+			t.Error("refundDesc sent without RefundDesc")
 		}
 	})
 }
@@ -459,7 +510,7 @@ func TestErrorEnvelope(t *testing.T) {
 	if _, err := c.GetPayResult(context.Background(), WxNative, "x"); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("GetPayResult error = %v", err)
 	}
-	if _, err := c.Refund(context.Background(), "x", "y", 1); !IsCode(err, paytype.CodeExists) {
+	if _, err := c.Refund(context.Background(), RefundParams{OutTradeNo: "x", OutRefundNo: "y", RefundFee: 1}); !IsCode(err, paytype.CodeExists) {
 		t.Errorf("Refund error = %v", err)
 	}
 	if _, err := c.RefundResult(context.Background(), "y"); !IsCode(err, paytype.CodeExists) {
@@ -509,7 +560,7 @@ func TestSignV2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.Refund(context.Background(), "o1", "r1", 1); err != nil {
+	if _, err := c.Refund(context.Background(), RefundParams{OutTradeNo: "o1", OutRefundNo: "r1", RefundFee: 1}); err != nil {
 		t.Fatal(err)
 	}
 	nonces := map[string]bool{}
@@ -566,7 +617,7 @@ func TestContextCancellation(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() {
-			_, err := c.Refund(ctx, "o1", "r1", 1)
+			_, err := c.Refund(ctx, RefundParams{OutTradeNo: "o1", OutRefundNo: "r1", RefundFee: 1})
 			errc <- err
 		}()
 		<-arrived

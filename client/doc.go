@@ -2,15 +2,23 @@
 // Go counterpart of the pay center document's Java PayCenterClient(key,
 // secret). It signs and sends requests to the pay center HTTP API, decodes
 // the answers into typed values, and verifies the webhooks the pay center
-// sends. It depends on the standard library only.
+// sends. It depends on the standard library and on this module's leaf
+// packages (paytype and what it names), never on Gin or GORM.
 //
 // # Quick start
 //
 //	c := client.New("app-key", "app-secret",
 //		client.WithBaseURL("https://shop.example.com/pay")) // scheme://host[:port] + BasePath
 //
-//	info, err := c.WxNativePay(ctx, "order20240001", 100, "127.0.0.1",
-//		"Gift pack", "1 x gift pack", 0 /* created: now */, "", 7200, "", "", "")
+//	ch, err := c.CreateCharge(ctx, client.ChargeParams{
+//		Channel:    client.WxNative,
+//		OutTradeNo: "order20240001",
+//		TotalFee:   100, // fen
+//		ClientIP:   "127.0.0.1",
+//		Subject:    "Gift pack",
+//		Body:       "1 x gift pack",
+//		TimeExpire: 7200, // seconds
+//	})
 //	if err != nil {
 //		var pe *client.Error
 //		if errors.As(err, &pe) {
@@ -18,13 +26,19 @@
 //		}
 //		return err
 //	}
-//	showQRCode(info.ChannelParams.CodeURL)
+//	showQRCode(ch.WxNative.CodeURL)
 //
 //	res, err := c.GetPayResult(ctx, client.WxNative, "order20240001")
 //	if err == nil && res.HasPay { ... }
 //
-//	_, err = c.Refund(ctx, "order20240001", "refund20240001", 100,
-//		client.WithRefundDesc("returned"))
+//	_, err = c.Refund(ctx, client.RefundParams{
+//		OutTradeNo: "order20240001", OutRefundNo: "refund20240001", RefundFee: 100,
+//		RefundDesc: "returned",
+//	})
+//
+// The methods are [Client.CreateCharge], [Client.GetPayResult],
+// [Client.Refund], [Client.RefundResult] and [Client.Close]; each answers a
+// typed result (Close only an error) or an [*Error].
 //
 // # Money and times
 //
@@ -47,11 +61,19 @@
 // + sorted k=v))) with a random nonce per request. The path includes the
 // base path of the mount, taken from [WithBaseURL].
 //
-// # Charge methods
+// # Channel params
+//
+// [Client.CreateCharge] decodes the answer's channelParams into the field
+// of [ChargeResult] named for the channel: WxNative ([WxNativeParams]),
+// WxJsapi, WxApp, WxMweb, or Alipay ([AliParams]) for the three Alipay
+// codes. ChargeResult.ChannelParams keeps the object as sent.
+//
+// # Document-shaped helpers
 //
 // WxNativePay, WxAppPay, WxJsapiPay, WxMwebPay, AliWebPay, AliAppPay and
-// AliWapPay mirror the Java client's methods and take their arguments in
-// the order of the document's Java examples:
+// AliWapPay are thin wrappers over [Client.CreateCharge], shaped like the
+// document's Java client: they take its positional arguments in the order
+// of its examples and return its PayInfo<T> as [PayInfo]:
 //
 //	(ctx, outTradeNo, totalFee, clientIp, subject, body, created, returnUrl,
 //	 timeExpire, attach, analysis, description)   // WxJsapiPay: + openid
@@ -60,10 +82,11 @@
 // "超级大礼包", "xxxxx", System.currentTimeMillis(), "http://www.163.com",
 // 7200, "", "", ""), which fixes every position up to timeExpire; the three
 // trailing strings are all "" there, so their order is this package's
-// choice (attach, analysis, description). [Client.CreateCharge] takes named
-// fields ([ChargeParams]) and is the safer call when in doubt. Optional
-// parameters left empty (or 0) are not sent at all, so the pay center
-// applies its defaults; created 0 means now.
+// choice (attach, analysis, description). Prefer [ChargeParams], whose
+// named fields cannot be swapped. The Java client's refund(outTradeNo,
+// outRefundNo, refundFee) is [Client.Refund] with a [RefundParams].
+//
+// # Retries
 //
 // The client does not retry. Charge creation is idempotent on outTradeNo
 // and refunds on outRefundNo, so a caller may safely repeat a request with
@@ -73,9 +96,11 @@
 // # Errors
 //
 // The pay center answers HTTP 200 with {"requestId", "errorCode",
-// "errorMsg"} on failure; the client returns it as an [*Error] whose Code is
-// one of the Code... constants. An answer that is not HTTP 200 or not a
-// JSON envelope is also an [*Error], with Code 0 and HTTPStatus set.
+// "errorMsg"} on failure; the client returns it as an [*Error] (the
+// server's [paytype.Error]) whose Code is one of paytype's Code constants,
+// shared with the server: errors.Is(err, paytype.CodeOverLimit). An answer
+// that is not HTTP 200 or not a JSON envelope is also an [*Error], with
+// Code 0 and HTTPStatus set.
 // Transport failures and context cancellation are returned wrapped
 // (errors.Is(err, context.Canceled) works). Errors never contain the
 // secret.

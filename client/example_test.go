@@ -44,6 +44,56 @@ func ExampleJavaURLEncode() {
 	// Output: a+b%2Ac%7Ed%2Fe+%E8%B6%85
 }
 
+func ExampleClient_CreateCharge() {
+	srv := fakePayCenter(`{"requestId":1508401457368,"responseParams":{"channel":"WX_NATIVE",` +
+		`"channelParams":{"codeUrl":"weixin://wxpay/bizpayurl?pr=kzQ1mz8"},` +
+		`"outTradeNo":"test903289329","totalFee":100,"expireTime":1508408609765}}`)
+	defer srv.Close()
+
+	c := client.New("app-key", "app-secret", client.WithBaseURL(srv.URL))
+	ch, err := c.CreateCharge(context.Background(), client.ChargeParams{
+		Channel:    client.WxNative,
+		OutTradeNo: "test903289329",
+		TotalFee:   100, // fen: ¥1.00
+		ClientIP:   "127.0.0.1",
+		Subject:    "超级大礼包",
+		Body:       "xxxxx",
+		ReturnURL:  "http://www.163.com",
+		TimeExpire: 7200, // seconds
+	})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	// The channel params are decoded into the field of the channel.
+	fmt.Println(ch.Channel, ch.WxNative.CodeURL)
+	fmt.Println(ch.TotalFee, ch.ExpireTime.UTC().Format(time.RFC3339))
+	// Output:
+	// WX_NATIVE weixin://wxpay/bizpayurl?pr=kzQ1mz8
+	// 100 2017-10-19T10:23:29Z
+}
+
+func ExampleClient_Refund() {
+	srv := fakePayCenter(`{"requestId":1508401467147,"responseParams":{"outTradeNo":"test903289329",` +
+		`"outRefundNo":"ref43534534534","refundFee":100,"status":"SUCCESS","refundTime":1508401466000}}`)
+	defer srv.Close()
+
+	c := client.New("app-key", "app-secret", client.WithBaseURL(srv.URL))
+	res, err := c.Refund(context.Background(), client.RefundParams{
+		OutTradeNo:  "test903289329",
+		OutRefundNo: "ref43534534534", // yours: the same number again is the same refund
+		RefundFee:   100,
+		RefundDesc:  "returned",
+	})
+	if err != nil {
+		fmt.Println("error:", err)
+		return
+	}
+	fmt.Println(res.Status, res.RefundFee)
+	// Output: SUCCESS 100
+}
+
+// The document-shaped helper: the Java client's wxNativePay, line by line.
 func ExampleClient_WxNativePay() {
 	srv := fakePayCenter(`{"requestId":1508401457368,"responseParams":{"channel":"WX_NATIVE",` +
 		`"channelParams":{"codeUrl":"weixin://wxpay/bizpayurl?pr=kzQ1mz8"}}}`)
@@ -80,7 +130,7 @@ func ExampleError() {
 	defer srv.Close()
 
 	c := client.New("app-key", "app-secret", client.WithBaseURL(srv.URL))
-	_, err := c.Refund(context.Background(), "7965470787672540", "ref1", 100)
+	_, err := c.Refund(context.Background(), client.RefundParams{OutTradeNo: "7965470787672540", OutRefundNo: "ref1", RefundFee: 100})
 	var pe *client.Error
 	if errors.As(err, &pe) {
 		fmt.Println(errors.Is(err, paytype.CodeNotFound), int(pe.Code), pe.Msg, pe.RequestID)

@@ -120,11 +120,11 @@ func TestAgainstPayCenter(t *testing.T) {
 				t.Fatalf("after paying: %+v, %v", res, err)
 			}
 			// client.refund(no, "ref43534534534", 100);
-			rr, err := c.Refund(ctx, no, "ref4353453453"+fmt.Sprint(i), 100)
+			rr, err := c.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "ref4353453453" + fmt.Sprint(i), RefundFee: 100})
 			if err != nil || rr.Status != client.RefundSuccess {
 				t.Fatalf("refund: %+v, %v", rr, err)
 			}
-			_, err = c.Refund(ctx, no, "ref9", 1)
+			_, err = c.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "ref9", RefundFee: 1})
 			if !client.IsCode(err, paytype.CodeOverLimit) {
 				t.Fatalf("refund over the balance: %v", err)
 			}

@@ -7,36 +7,25 @@ import (
 	"strconv"
 )
 
-// RefundOption sets an optional parameter of [Client.Refund].
-type RefundOption func(url.Values)
-
-// WithRefundDesc sets the refund reason ("refundDesc", ≤ 80 characters),
-// shown to the payer by the channel.
-func WithRefundDesc(desc string) RefundOption {
-	return func(f url.Values) {
-		if desc != "" {
-			f.Set("refundDesc", desc)
-		}
-	}
-}
-
-// Refund refunds refundFee fen of a paid charge (POST /api/refunds).
-// outRefundNo (1–64 letters/digits) identifies the refund: repeating a
-// request with the same outRefundNo and parameters refunds only once.
+// Refund refunds p.RefundFee fen of a paid charge (POST /api/refunds).
+// p.OutRefundNo (1–64 letters/digits) identifies the refund: repeating a
+// request with the same numbers and parameters refunds only once, so after
+// a timeout or a [paytype.CodeInProgress] answer, call it again as it was.
+// More than the charge's refundable balance is [paytype.CodeOverLimit].
 //
 // The document answers only {requestId}; a pay center with the extension
 // also answers the refund's state. When it does not, the result echoes the
 // request's numbers and Status is "". A PROCESSING refund is settled later;
 // follow it with [Client.RefundResult] or the refund webhooks.
-func (c *Client) Refund(ctx context.Context, outTradeNo, outRefundNo string, refundFee int64, opts ...RefundOption) (*RefundResult, error) {
+func (c *Client) Refund(ctx context.Context, p RefundParams) (*RefundResult, error) {
 	f := url.Values{}
-	f.Set("outTradeNo", outTradeNo)
-	f.Set("outRefundNo", outRefundNo)
-	f.Set("refundFee", strconv.FormatInt(refundFee, 10))
-	for _, o := range opts {
-		o(f)
+	f.Set("outTradeNo", p.OutTradeNo)
+	f.Set("outRefundNo", p.OutRefundNo)
+	f.Set("refundFee", strconv.FormatInt(p.RefundFee, 10))
+	if p.RefundDesc != "" {
+		f.Set("refundDesc", p.RefundDesc)
 	}
-	r := RefundResult{OutTradeNo: outTradeNo, OutRefundNo: outRefundNo, RefundFee: refundFee}
+	r := RefundResult{OutTradeNo: p.OutTradeNo, OutRefundNo: p.OutRefundNo, RefundFee: p.RefundFee}
 	id, err := c.call(ctx, http.MethodPost, pathRefunds, f, &r)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,9 @@ package client
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Channel is a payment channel code (the document's appendix §3.2).
@@ -59,51 +60,68 @@ const (
 	RefundFailed RefundStatus = "FAILED"
 )
 
-// PayInfo is the answer to a charge creation: the channel and the
-// parameters the payer's device needs to pay, typed by channel (T is one of
-// [WxNativeParams], [WxJsapiParams], [WxAppParams], [WxMwebParams],
-// [AliParams], or [json.RawMessage] for [Client.CreateCharge]).
-type PayInfo[T any] struct {
+// ChargeResult is the answer of [Client.CreateCharge]: the channel and the
+// parameters the payer's device needs to pay, decoded into the one field
+// named for the charge's channel (the others are nil).
+type ChargeResult struct {
 	// Channel is the channel of the charge.
-	Channel Channel `json:"channel"`
-	// ChannelParams are the channel's payment parameters.
-	ChannelParams T `json:"channelParams"`
+	Channel Channel
+	// ChannelParams is the answer's channelParams object as sent; the
+	// typed field of the channel below holds it decoded.
+	ChannelParams json.RawMessage
+	// WxNative is set for [WxNative]: the QR code's URL.
+	WxNative *WxNativeParams
+	// WxJsapi is set for [WxJsapi]: the arguments of wx.requestPayment.
+	WxJsapi *WxJsapiParams
+	// WxApp is set for [WxApp]: the WeChat open SDK's PayReq.
+	WxApp *WxAppParams
+	// WxMweb is set for [WxMweb]: WeChat's H5 cashier URL.
+	WxMweb *WxMwebParams
+	// Alipay is set for [AliWeb], [AliWap] and [AliApp]: the signed form
+	// or order string.
+	Alipay *AliParams
 	// OutTradeNo is the merchant's order number (extension; "" if the
 	// server does not send it).
-	OutTradeNo string `json:"outTradeNo,omitempty"`
+	OutTradeNo string
 	// TotalFee is the amount in fen (extension; 0 if not sent).
-	TotalFee int64 `json:"totalFee,omitempty"`
-	// ExpireTime is when the charge expires, in ms since the epoch
-	// (extension; 0 if not sent).
-	ExpireTime int64 `json:"expireTime,omitempty"`
+	TotalFee int64
+	// ExpireTime is when the charge stops being payable (extension; nil if
+	// not sent).
+	ExpireTime *time.Time
 	// RequestID is the requestId of the answer.
-	RequestID int64 `json:"-"`
+	RequestID int64
 }
 
-// Expires returns ExpireTime as a time, or the zero time when it is 0.
-func (p *PayInfo[T]) Expires() time.Time {
-	if p.ExpireTime == 0 {
-		return time.Time{}
+// decodeParams decodes ChannelParams into the typed field of channel code.
+// Codes this package does not know keep only ChannelParams.
+func (r *ChargeResult) decodeParams(code Channel) error {
+	if len(r.ChannelParams) == 0 || string(r.ChannelParams) == "null" {
+		return nil
 	}
-	return time.UnixMilli(p.ExpireTime)
+	switch code {
+	case WxNative:
+		return decodeInto(r.ChannelParams, &r.WxNative)
+	case WxJsapi:
+		return decodeInto(r.ChannelParams, &r.WxJsapi)
+	case WxApp:
+		return decodeInto(r.ChannelParams, &r.WxApp)
+	case WxMweb:
+		return decodeInto(r.ChannelParams, &r.WxMweb)
+	case AliWeb, AliWap, AliApp:
+		return decodeInto(r.ChannelParams, &r.Alipay)
+	}
+	return nil
 }
 
-// ChannelParamsAs decodes the raw channel params of an answer of
-// [Client.CreateCharge] into T (e.g. [WxNativeParams]).
-func ChannelParamsAs[T any](info *PayInfo[json.RawMessage]) (*PayInfo[T], error) {
-	out := &PayInfo[T]{
-		Channel:    info.Channel,
-		OutTradeNo: info.OutTradeNo,
-		TotalFee:   info.TotalFee,
-		ExpireTime: info.ExpireTime,
-		RequestID:  info.RequestID,
+// decodeInto decodes raw into a new T and sets *field to it; on error the
+// field stays nil.
+func decodeInto[T any](raw json.RawMessage, field **T) error {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return err
 	}
-	if len(info.ChannelParams) > 0 {
-		if err := json.Unmarshal(info.ChannelParams, &out.ChannelParams); err != nil {
-			return nil, fmt.Errorf("paycenter: decode channelParams of %s: %w", info.Channel, err)
-		}
-	}
-	return out, nil
+	*field = v
+	return nil
 }
 
 // WxNativeParams are the channel params of [WxNative].
@@ -157,8 +175,10 @@ type AliParams struct {
 	URL string `json:"url,omitempty"`
 }
 
-// ChargeParams are the parameters of [Client.CreateCharge] (SPEC 2.3).
-// Optional fields left at their zero value are not sent.
+// ChargeParams are the parameters of [Client.CreateCharge] (SPEC 2.3),
+// with the rules of the server's [paytype.CreateChargeParams]. Optional
+// fields left at their zero value are not sent, so the pay center applies
+// its defaults; a zero Created is the client's clock.
 type ChargeParams struct {
 	// Channel is required.
 	Channel Channel
@@ -193,6 +213,12 @@ type ChargeParams struct {
 	// WX_JSAPI.
 	OpenID string
 }
+
+// RefundParams are the parameters of [Client.Refund], the server's own
+// (see [paytype.RefundParams] for each field's rule): OutTradeNo,
+// OutRefundNo and RefundFee are required, RefundDesc is optional and not
+// sent when empty.
+type RefundParams = paytype.RefundParams
 
 // PayResult is the answer of [Client.GetPayResult].
 type PayResult struct {

@@ -96,10 +96,10 @@ wechat:
 	assert.True(t, pr.HasPay)
 
 	// Refunds reach both channels.
-	rr, err := c.Refund(ctx, "cfgali000001", "cfgalir1", 999)
+	rr, err := c.Refund(ctx, client.RefundParams{OutTradeNo: "cfgali000001", OutRefundNo: "cfgalir1", RefundFee: 999})
 	require.NoError(t, err)
 	assert.Equal(t, client.RefundSuccess, rr.Status)
-	rr, err = c.Refund(ctx, "cfgwx0000001", "cfgwxr1", 100)
+	rr, err = c.Refund(ctx, client.RefundParams{OutTradeNo: "cfgwx0000001", OutRefundNo: "cfgwxr1", RefundFee: 100})
 	require.NoError(t, err)
 	raw, _ := json.Marshal(rr)
 	assert.Contains(t, []client.RefundStatus{client.RefundProcessing, client.RefundSuccess}, rr.Status, "%s", raw)

@@ -341,35 +341,32 @@ func (s *shop) pay(c *gin.Context, o *shopOrder) {
 	const expire = 7200 // seconds
 	ret := s.publicURL + orderPath(o.No)
 	body := "1 x " + o.Subject
-	var err error
-	switch client.Channel(o.Channel) {
-	case client.WxNative:
-		var info *client.PayInfo[client.WxNativeParams]
-		// For Native pay the client IP is the merchant server's.
-		info, err = s.client.WxNativePay(ctx, o.No, o.Amount, serverIP(c), o.Subject, body, 0, ret, expire, "", "", "")
-		if err == nil {
-			err = s.db.WithContext(ctx).Model(o).Update("code_url", info.ChannelParams.CodeURL).Error
-		}
-		if err == nil {
+	if !offered(o.Channel) {
+		s.fail(c, http.StatusBadGateway, "Payment could not start", fmt.Errorf("channel %s is not offered by the shop", o.Channel))
+		return
+	}
+	code := client.Channel(o.Channel)
+	ip := c.ClientIP()
+	if code == client.WxNative {
+		ip = serverIP(c) // for Native pay the client IP is the merchant server's
+	}
+	info, err := s.client.CreateCharge(ctx, client.ChargeParams{Channel: code, OutTradeNo: o.No, TotalFee: o.Amount,
+		ClientIP: ip, Subject: o.Subject, Body: body, ReturnURL: ret, TimeExpire: expire})
+	switch {
+	case err != nil:
+	case info.WxNative != nil:
+		if err = s.db.WithContext(ctx).Model(o).Update("code_url", info.WxNative.CodeURL).Error; err == nil {
 			c.Redirect(http.StatusSeeOther, orderPath(o.No))
 			return
 		}
-	case client.AliWeb, client.AliWap:
-		var info *client.PayInfo[client.AliParams]
-		if client.Channel(o.Channel) == client.AliWeb {
-			info, err = s.client.AliWebPay(ctx, o.No, o.Amount, c.ClientIP(), o.Subject, body, 0, ret, expire, "", "", "")
-		} else {
-			info, err = s.client.AliWapPay(ctx, o.No, o.Amount, c.ClientIP(), o.Subject, body, 0, ret, expire, "", "", "")
-		}
-		if err == nil {
-			// channelParams.body is the channel's own HTML form, signed by
-			// the pay center; the page submits it as Alipay asks.
-			s.render(c, http.StatusOK, "redirect", gin.H{"Title": "Redirecting to Alipay", "Order": o,
-				"Form": template.HTML(info.ChannelParams.Body)})
-			return
-		}
+	case info.Alipay != nil:
+		// channelParams.body is the channel's own HTML form, signed by the
+		// pay center; the page submits it as Alipay asks.
+		s.render(c, http.StatusOK, "redirect", gin.H{"Title": "Redirecting to Alipay", "Order": o,
+			"Form": template.HTML(info.Alipay.Body)})
+		return
 	default:
-		err = fmt.Errorf("channel %s is not offered by the shop", o.Channel)
+		err = fmt.Errorf("the pay center answered no channel params for %s", o.Channel)
 	}
 	if s.closedAtPayCenter(c, o, err) {
 		c.Redirect(http.StatusSeeOther, orderPath(o.No)+"?"+url.Values{"error": {
@@ -526,7 +523,8 @@ func (s *shop) refund(c *gin.Context) {
 	if refundNo == "" {
 		refundNo = newRefundNo(o.No)
 	}
-	res, err := s.client.Refund(c.Request.Context(), o.No, refundNo, fee, client.WithRefundDesc("Demo shop refund"))
+	res, err := s.client.Refund(c.Request.Context(), client.RefundParams{OutTradeNo: o.No, OutRefundNo: refundNo, RefundFee: fee,
+		RefundDesc: "Demo shop refund"})
 	if err != nil {
 		var pe *client.Error
 		if errors.As(err, &pe) {

@@ -183,7 +183,7 @@ func TestFlow(t *testing.T) {
 					no  string
 					fee int64
 				}{{"FLOWR1", 3000}, {"FLOWR2", 2000}} {
-					res, err := f.cl.Refund(ctx, no, r.no, r.fee)
+					res, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: r.no, RefundFee: r.fee})
 					if err != nil || res.Status != client.RefundSuccess {
 						t.Fatalf("refund %s = %+v, %v", r.no, res, err)
 					}
@@ -275,7 +275,7 @@ func TestFlowRefundTimeout(t *testing.T) {
 	}
 	// Alipay refunds, but its answer comes back unsigned (unknown outcome).
 	f.fake.FailNext(alipaytest.MethodRefund, alipaytest.Fault{Kind: alipaytest.FaultUnsigned})
-	res, err := f.cl.Refund(ctx, no, "FLOWTR1", 400)
+	res, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "FLOWTR1", RefundFee: 400})
 	if err != nil || res.Status != client.RefundProcessing {
 		t.Fatalf("refund with a lost answer = %+v, %v; want PROCESSING", res, err)
 	}
@@ -288,7 +288,7 @@ func TestFlowRefundTimeout(t *testing.T) {
 	}
 	// A definite refusal fails the refund with 30103 and releases its amount.
 	f.fake.FailNext(alipaytest.MethodRefund, alipaytest.Fault{Kind: alipaytest.FaultBusiness, SubCode: "ACQ.SELLER_BALANCE_NOT_ENOUGH", SubMsg: "卖家余额不足"})
-	if _, err := f.cl.Refund(ctx, no, "FLOWTR2", 600); !client.IsCode(err, paycenter.CodeAlipayRefund) {
+	if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "FLOWTR2", RefundFee: 600}); !client.IsCode(err, paycenter.CodeAlipayRefund) {
 		t.Fatalf("refused refund = %v, want 30103", err)
 	}
 	if c := f.charge(no); c.RefundReserved != 400 || c.RefundedFee != 400 {

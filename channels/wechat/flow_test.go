@@ -112,7 +112,7 @@ func (f *flow) charge(outTradeNo string) models.Charge {
 	return c
 }
 
-func (f *flow) create(code client.Channel, no string, fee int64) *client.PayInfo[json.RawMessage] {
+func (f *flow) create(code client.Channel, no string, fee int64) *client.ChargeResult {
 	f.t.Helper()
 	p := client.ChargeParams{Channel: code, OutTradeNo: no, TotalFee: fee, ClientIP: "203.0.113.9",
 		Subject: "subject " + no, Body: "body", Attach: "a=1"}
@@ -174,7 +174,7 @@ func TestFlowPayRefundClose(t *testing.T) {
 
 				// Partial refund settled by the refund notification.
 				rno := no + "R1"
-				rr, err := f.cl.Refund(ctx, no, rno, 300)
+				rr, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: rno, RefundFee: 300})
 				if err != nil || (rr.Status != "" && rr.Status != client.RefundStatus("PROCESSING")) {
 					t.Fatalf("%s refund: %+v %v", code, rr, err)
 				}
@@ -193,7 +193,7 @@ func TestFlowPayRefundClose(t *testing.T) {
 
 				// Second partial refund settled by refund query (no notification).
 				rno2 := no + "R2"
-				if _, err := f.cl.Refund(ctx, no, rno2, 200); err != nil {
+				if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: rno2, RefundFee: 200}); err != nil {
 					t.Fatalf("%s refund 2: %v", code, err)
 				}
 				res, err = f.cl.RefundResult(ctx, rno2)
@@ -210,7 +210,7 @@ func TestFlowPayRefundClose(t *testing.T) {
 					t.Fatalf("%s refundedFee = %+v %v", code, pr, err)
 				}
 				// Over the balance: refused before WeChat is asked.
-				if _, err := f.cl.Refund(ctx, no, no+"R3", 501); !client.IsCode(err, 10009) {
+				if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: no + "R3", RefundFee: 501}); !client.IsCode(err, 10009) {
 					t.Errorf("%s refund over balance: %v", code, err)
 				}
 
@@ -398,7 +398,7 @@ func TestFlowRefundOutcomes(t *testing.T) {
 
 	// WeChat takes the refund but the answer is lost.
 	f.srv.FailNext(wechattest.Fault{Hang: true, AfterApply: true})
-	rr, err := f.cl.Refund(ctx, no, "OUTCR1", 400)
+	rr, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "OUTCR1", RefundFee: 400})
 	if err != nil {
 		t.Fatalf("refund with a lost answer: %v (an unknown outcome is not a refusal)", err)
 	}
@@ -413,14 +413,14 @@ func TestFlowRefundOutcomes(t *testing.T) {
 
 	// WeChat refuses: 30003, FAILED, the amount is released.
 	f.srv.FailNext(wechattest.Fault{Status: 403, Code: "NOT_ENOUGH", Message: "insufficient balance"})
-	_, err = f.cl.Refund(ctx, no, "OUTCR2", 600)
+	_, err = f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "OUTCR2", RefundFee: 600})
 	if !client.IsCode(err, 30003) {
 		t.Fatalf("refused refund: %v, want errorCode 30003", err)
 	}
 	if res, err := f.cl.RefundResult(ctx, "OUTCR2"); err != nil || res.Status != client.RefundStatus("FAILED") {
 		t.Fatalf("refund-result of the refused refund: %+v %v", res, err)
 	}
-	if _, err := f.cl.Refund(ctx, no, "OUTCR3", 600); err != nil {
+	if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "OUTCR3", RefundFee: 600}); err != nil {
 		t.Fatalf("refund of the released amount: %v", err)
 	}
 	if o, _ := f.srv.Order(no); o.Refunded != 1000 {

@@ -27,7 +27,7 @@ func TestFlowAbnormalRefund(t *testing.T) {
 			if st := f.post(o.NotifyURL, f.srv.PaymentNotification(no, f.mode)); st != http.StatusNoContent {
 				t.Fatalf("payment notification answered %d", st)
 			}
-			if _, err := f.cl.Refund(ctx, no, "ABNOR1", 400); err != nil {
+			if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "ABNOR1", RefundFee: 400}); err != nil {
 				t.Fatalf("refund: %v", err)
 			}
 			f.srv.SettleRefund("ABNOR1", wechattest.RefundAbnormal)
@@ -47,10 +47,10 @@ func TestFlowAbnormalRefund(t *testing.T) {
 				t.Fatalf("%d refund.abnormal events, want 1", events)
 			}
 			// The 400 fen stay reserved: 600 can be refunded, not a fen more.
-			if _, err := f.cl.Refund(ctx, no, "ABNOR2", 600); err != nil {
+			if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "ABNOR2", RefundFee: 600}); err != nil {
 				t.Fatalf("refund of the rest: %v", err)
 			}
-			if _, err := f.cl.Refund(ctx, no, "ABNOR3", 1); !client.IsCode(err, paycenter.CodeOverLimit) {
+			if _, err := f.cl.Refund(ctx, client.RefundParams{OutTradeNo: no, OutRefundNo: "ABNOR3", RefundFee: 1}); !client.IsCode(err, paycenter.CodeOverLimit) {
 				t.Fatalf("refund over the balance with an ABNORMAL refund pending = %v, want 10009", err)
 			}
 			// The merchant has WeChat pay it out by hand: the next query sees SUCCESS.
