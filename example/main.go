@@ -138,6 +138,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return err
 	}
 	shop.register(r)
+	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
+		return err
+	}
 
 	if hooks.beforeListen != nil {
 		hooks.beforeListen(listenAddr)
@@ -374,6 +377,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 func printBanner(w io.Writer, fc *fileConfig, listenAddr string, pc *paycenter.PayCenter, generated bool) {
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
 	fmt.Fprintf(w, "open the demo shop: %s%s/ (admin: %s%s/admin)\n", fc.PublicURL, shopPrefix, fc.PublicURL, shopPrefix)
+	fmt.Fprintf(w, "API description (OpenAPI 3.1): %s%s\n", fc.PublicURL, openAPIPath)
 	if host, _, _ := net.SplitHostPort(listenAddr); isUnspecified(host) {
 		fmt.Fprintf(w, "listening on every interface: a phone on this network opens http://<this machine's LAN IP>:%s/shop/%s\n",
 			portOf(listenAddr), lanHint(fc))
