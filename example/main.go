@@ -323,20 +323,21 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 	return cfg, closeDB, nil
 }
 
-// openDB opens the configured database; nil means the pay center's default
-// (SQLite paycenter.db).
+// openDB opens the configured database with its connection pool (see
+// pool.go); nil means the pay center's default (SQLite paycenter.db).
 func openDB(c dbConfig) (*gorm.DB, error) {
 	gcfg := &gorm.Config{Logger: logger.Discard}
 	var db *gorm.DB
-	var err error
-	open := 32
+	p, err := c.pool()
+	if err != nil {
+		return nil, err
+	}
 	switch c.Driver {
 	case "", "sqlite":
 		if c.DSN == "" {
 			return nil, nil
 		}
 		db, err = paycenter.OpenSQLite(c.DSN) // a file path; WAL, synchronous=FULL, immediate writes
-		open = 1
 	case "postgres":
 		db, err = gorm.Open(postgres.Open(c.DSN), gcfg)
 	case "mysql":
@@ -359,15 +360,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.MaxOpenConns > 0 {
-		open = c.MaxOpenConns
-	}
-	idle := open
-	if c.MaxIdleConns > 0 {
-		idle = c.MaxIdleConns
-	}
-	sqlDB.SetMaxOpenConns(open)
-	sqlDB.SetMaxIdleConns(idle)
+	p.apply(sqlDB)
 	return db, nil
 }
 
