@@ -73,7 +73,7 @@ func contractSandbox(t *testing.T, c *contract, kind testdb.Kind) {
 
 	// The common parameters as query parameters, timestamp and expires too.
 	q := map[string]string{"channel": "WX_NATIVE", "outTradeNo": "paid00000001", "key": testKey,
-		"timestamp": ms(e.clock.Now()), "expires": "60000"}
+		"timestamp": millisText(e.clock.Now()), "expires": "60000"}
 	q["sign"] = sign.V1(sign.BaseString(http.MethodGet, "/api/charges/pay-result", q), testSecret)
 	query := url.Values{}
 	for k, v := range q {
@@ -100,13 +100,13 @@ func contractSandbox(t *testing.T, c *contract, kind testdb.Kind) {
 	assert.Error(t, ex.reqErr, "the document describes form bodies only")
 
 	// A charge resubmitted after its expiry.
-	expiring := with(chargeParams(channels.WxNative, "expire000001", 100), "timeExpire", "60")
+	expiring := withParams(chargeParams(channels.WxNative, "expire000001", 100), "timeExpire", "60")
 	c.run(t, base, apiCase{name: "create, 60 s", method: "POST", path: "/api/charges", params: expiring})
 	e.clock.Add(61 * time.Second)
 	c.run(t, base, apiCase{name: "create after the expiry", method: "POST", path: "/api/charges", params: expiring, code: 20006})
 
 	contractSandboxRoutes(t, c, base)
-	deliver(t, e)
+	deliverAll(t, e)
 
 	// The database fails: 10001, the cause logged, not returned.
 	require.NoError(t, e.pc.DB().Migrator().DropTable(e.pc.Tables().Refunds))
@@ -122,7 +122,7 @@ func contractSandbox(t *testing.T, c *contract, kind testdb.Kind) {
 // stored orders, and the rules a schema cannot express).
 func contractErrors(e *env) []apiCase {
 	create := chargeParams(channels.WxNative, "new000000001", 100)
-	now := ms(e.clock.Now())
+	now := millisText(e.clock.Now())
 	refund := map[string]string{"outTradeNo": "paid00000001", "outRefundNo": "r2", "refundFee": "1"}
 	const charges, payResult, refunds = "/api/charges", "/api/charges/pay-result", "/api/refunds"
 	return []apiCase{
@@ -131,43 +131,43 @@ func contractErrors(e *env) []apiCase {
 		{name: "unknown key", method: "POST", path: charges, params: create, key: "nope", secret: "nope", code: 10003},
 		{name: "bad sign", method: "POST", path: charges, params: create, key: testKey, secret: "wrong", code: 10004},
 		{name: "v1 on a v2-only app", method: "POST", path: charges, params: create, key: "key22", secret: "secret22", code: 10004},
-		{name: "expired", method: "POST", path: charges, params: with(create, "timestamp", "1508739061000", "expires", "30000"), code: 10005},
-		{name: "future timestamp", method: "POST", path: charges, params: with(create, "timestamp", ms(e.clock.Now().Add(10*time.Minute))), code: 10005},
-		{name: "missing channel", method: "POST", path: charges, params: with(create, "channel", "<delete>"), code: 10006, docRejects: true},
-		{name: "missing openid", method: "POST", path: charges, params: with(create, "channel", "WX_JSAPI"), code: 10006, docRejects: true},
-		{name: "missing outRefundNo", method: "POST", path: refunds, params: with(refund, "outRefundNo", "<delete>"), code: 10006, docRejects: true},
+		{name: "expired", method: "POST", path: charges, params: withParams(create, "timestamp", "1508739061000", "expires", "30000"), code: 10005},
+		{name: "future timestamp", method: "POST", path: charges, params: withParams(create, "timestamp", millisText(e.clock.Now().Add(10*time.Minute))), code: 10005},
+		{name: "missing channel", method: "POST", path: charges, params: withParams(create, "channel", "<delete>"), code: 10006, docRejects: true},
+		{name: "missing openid", method: "POST", path: charges, params: withParams(create, "channel", "WX_JSAPI"), code: 10006, docRejects: true},
+		{name: "missing outRefundNo", method: "POST", path: refunds, params: withParams(refund, "outRefundNo", "<delete>"), code: 10006, docRejects: true},
 		{name: "missing channel (POST pay-result)", method: "POST", path: payResult, params: map[string]string{"outTradeNo": "paid00000001"}, code: 10006, docRejects: true},
-		{name: "v2 without nonce", method: "POST", path: charges, params: with(create, "version", "v2", "timestamp", now), key: "key22", secret: "secret22", code: 10006},
-		{name: "bad channel", method: "POST", path: charges, params: with(create, "channel", "WX_FOO"), code: 10007, docRejects: true},
-		{name: "short outTradeNo", method: "POST", path: charges, params: with(create, "outTradeNo", "abc"), code: 10007, docRejects: true},
-		{name: "fee zero", method: "POST", path: charges, params: with(create, "totalFee", "0"), code: 10007, docRejects: true},
-		{name: "fee decimal", method: "POST", path: charges, params: with(create, "totalFee", "1.5"), code: 10007, docRejects: true},
-		{name: "fee too big", method: "POST", path: charges, params: with(create, "totalFee", "100000000001"), code: 10007, docRejects: true},
-		{name: "feeType", method: "POST", path: charges, params: with(create, "feeType", "USD"), code: 10007, docRejects: true},
-		{name: "clientIp (not an address)", method: "POST", path: charges, params: with(create, "clientIp", "300.1.1.1"), code: 10007},
-		{name: "clientIp (a name)", method: "POST", path: charges, params: with(create, "clientIp", "localhost"), code: 10007, docRejects: true},
-		{name: "subject too long", method: "POST", path: charges, params: with(create, "subject", strings.Repeat("长", 129)), code: 10007, docRejects: true},
-		{name: "control character", method: "POST", path: charges, params: with(create, "body", "a\x01b"), code: 10007, docRejects: true},
-		{name: "created in seconds", method: "POST", path: charges, params: with(create, "created", "1508401409"), code: 10007, docRejects: true},
-		{name: "timeExpire", method: "POST", path: charges, params: with(create, "timeExpire", "59"), code: 10007, docRejects: true},
-		{name: "attach too long", method: "POST", path: charges, params: with(create, "attach", strings.Repeat("x", 128)), code: 10007, docRejects: true},
-		{name: "analysis (not an object)", method: "POST", path: charges, params: with(create, "analysis", "[1]"), code: 10007},
-		{name: "returnUrl", method: "POST", path: charges, params: with(create, "returnUrl", "javascript:alert(1)"), code: 10007, docRejects: true},
-		{name: "refundFee", method: "POST", path: refunds, params: with(refund, "refundFee", "-1"), code: 10007, docRejects: true},
-		{name: "refundDesc", method: "POST", path: refunds, params: with(refund, "refundDesc", strings.Repeat("x", 81)), code: 10007, docRejects: true},
-		{name: "timestamp (not a number)", method: "POST", path: charges, params: with(create, "timestamp", "yesterday"), code: 10007, docRejects: true},
-		{name: "expires in seconds", method: "POST", path: charges, params: with(create, "timestamp", now, "expires", "300"), code: 10007, docRejects: true},
-		{name: "v2 with a bad nonce", method: "POST", path: charges, params: with(create, "version", "v2", "timestamp", now, "nonce", "short"), key: "key22", secret: "secret22", code: 10007, docRejects: true},
+		{name: "v2 without nonce", method: "POST", path: charges, params: withParams(create, "version", "v2", "timestamp", now), key: "key22", secret: "secret22", code: 10006},
+		{name: "bad channel", method: "POST", path: charges, params: withParams(create, "channel", "WX_FOO"), code: 10007, docRejects: true},
+		{name: "short outTradeNo", method: "POST", path: charges, params: withParams(create, "outTradeNo", "abc"), code: 10007, docRejects: true},
+		{name: "fee zero", method: "POST", path: charges, params: withParams(create, "totalFee", "0"), code: 10007, docRejects: true},
+		{name: "fee decimal", method: "POST", path: charges, params: withParams(create, "totalFee", "1.5"), code: 10007, docRejects: true},
+		{name: "fee too big", method: "POST", path: charges, params: withParams(create, "totalFee", "100000000001"), code: 10007, docRejects: true},
+		{name: "feeType", method: "POST", path: charges, params: withParams(create, "feeType", "USD"), code: 10007, docRejects: true},
+		{name: "clientIp (not an address)", method: "POST", path: charges, params: withParams(create, "clientIp", "300.1.1.1"), code: 10007},
+		{name: "clientIp (a name)", method: "POST", path: charges, params: withParams(create, "clientIp", "localhost"), code: 10007, docRejects: true},
+		{name: "subject too long", method: "POST", path: charges, params: withParams(create, "subject", strings.Repeat("长", 129)), code: 10007, docRejects: true},
+		{name: "control character", method: "POST", path: charges, params: withParams(create, "body", "a\x01b"), code: 10007, docRejects: true},
+		{name: "created in seconds", method: "POST", path: charges, params: withParams(create, "created", "1508401409"), code: 10007, docRejects: true},
+		{name: "timeExpire", method: "POST", path: charges, params: withParams(create, "timeExpire", "59"), code: 10007, docRejects: true},
+		{name: "attach too long", method: "POST", path: charges, params: withParams(create, "attach", strings.Repeat("x", 128)), code: 10007, docRejects: true},
+		{name: "analysis (not an object)", method: "POST", path: charges, params: withParams(create, "analysis", "[1]"), code: 10007},
+		{name: "returnUrl", method: "POST", path: charges, params: withParams(create, "returnUrl", "javascript:alert(1)"), code: 10007, docRejects: true},
+		{name: "refundFee", method: "POST", path: refunds, params: withParams(refund, "refundFee", "-1"), code: 10007, docRejects: true},
+		{name: "refundDesc", method: "POST", path: refunds, params: withParams(refund, "refundDesc", strings.Repeat("x", 81)), code: 10007, docRejects: true},
+		{name: "timestamp (not a number)", method: "POST", path: charges, params: withParams(create, "timestamp", "yesterday"), code: 10007, docRejects: true},
+		{name: "expires in seconds", method: "POST", path: charges, params: withParams(create, "timestamp", now, "expires", "300"), code: 10007, docRejects: true},
+		{name: "v2 with a bad nonce", method: "POST", path: charges, params: withParams(create, "version", "v2", "timestamp", now, "nonce", "short"), key: "key22", secret: "secret22", code: 10007, docRejects: true},
 		{name: "unknown order", method: "GET", path: payResult, params: map[string]string{"channel": "WX_NATIVE", "outTradeNo": "nosuch000001"}, code: 10008},
 		{name: "other channel", method: "GET", path: payResult, params: map[string]string{"channel": "ALI_WEB", "outTradeNo": "paid00000001"}, code: 10008},
 		{name: "unknown refund", method: "GET", path: "/api/refunds/result", params: map[string]string{"outRefundNo": "nosuch"}, code: 10008},
 		{name: "unknown late refund", method: "POST", path: "/api/refunds/result", params: map[string]string{"outRefundNo": "LATE_nosuch000001"}, code: 10008},
-		{name: "refund of an unknown order", method: "POST", path: refunds, params: with(refund, "outTradeNo", "nosuch000001"), code: 10008},
-		{name: "over refund", method: "POST", path: refunds, params: with(refund, "refundFee", "71"), code: 10009},
-		{name: "other parameters", method: "POST", path: charges, params: with(chargeParams(channels.WxNative, "code00000000", 100), "totalFee", "101"), code: 20003},
+		{name: "refund of an unknown order", method: "POST", path: refunds, params: withParams(refund, "outTradeNo", "nosuch000001"), code: 10008},
+		{name: "over refund", method: "POST", path: refunds, params: withParams(refund, "refundFee", "71"), code: 10009},
+		{name: "other parameters", method: "POST", path: charges, params: withParams(chargeParams(channels.WxNative, "code00000000", 100), "totalFee", "101"), code: 20003},
 		{name: "paid charge again", method: "POST", path: charges, params: chargeParams(channels.WxNative, "paid00000001", 100), code: 20003},
 		{name: "close a paid charge", method: "POST", path: "/api/charges/close", params: map[string]string{"channel": "WX_NATIVE", "outTradeNo": "paid00000001"}, code: 20003},
-		{name: "refund an unpaid charge", method: "POST", path: refunds, params: with(refund, "outTradeNo", "code00000000"), code: 20005},
+		{name: "refund an unpaid charge", method: "POST", path: refunds, params: withParams(refund, "outTradeNo", "code00000000"), code: 20005},
 	}
 }
 
@@ -295,7 +295,7 @@ func contractChannels(t *testing.T, c *contract, kind testdb.Kind) {
 	require.NoError(t, r.err)
 	assert.True(t, r.ex.ok, "the first create completes: %s", r.ex.body)
 
-	deliver(t, e)
+	deliverAll(t, e)
 }
 
 // contractAlipay: Alipay's notifications (real, forged, for an unknown app,

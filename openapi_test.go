@@ -248,7 +248,7 @@ func (c *contract) RoundTrip(req *http.Request) (*http.Response, error) {
 func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) *exchange {
 	t := c.t
 	ex := &exchange{status: resp.StatusCode, body: respBody, ok: resp.StatusCode < 400}
-	what := fmt.Sprintf("%s %s answered %d %s", req.Method, req.URL.Path, resp.StatusCode, clip(respBody))
+	what := fmt.Sprintf("%s %s answered %d %s", req.Method, req.URL.Path, resp.StatusCode, clipBody(respBody))
 	api := strings.HasPrefix(req.URL.Path, "/api/")
 	if api {
 		var env struct {
@@ -345,7 +345,7 @@ func (c *contract) webhook(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &ev)
 	item := c.doc.Webhooks[ev.Type]
 	if item == nil || item.Post == nil {
-		t.Errorf("webhook of an undocumented type %q: %s", ev.Type, clip(body))
+		t.Errorf("webhook of an undocumented type %q: %s", ev.Type, clipBody(body))
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -356,7 +356,7 @@ func (c *contract) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	c.checkJSON("webhook "+ev.Type, item.Post.RequestBody.Value.Content.Get("application/json").Schema, body, false)
 	ts := r.Header.Get("timestamp")
-	if want := hmacHex(testSecret, ts+"."+string(body)); r.Header.Get("sign") != want {
+	if want := webhookHMAC(testSecret, ts+"."+string(body)); r.Header.Get("sign") != want {
 		t.Errorf("webhook %s: sign is not hex(HMAC-SHA256(secret, timestamp + \".\" + body))", ev.Type)
 	}
 	c.mu.Lock()
@@ -435,7 +435,7 @@ func collectProperties(s *openapi3.SchemaRef, props map[string][]*openapi3.Schem
 	}
 }
 
-func clip(b []byte) string {
+func clipBody(b []byte) string {
 	if len(b) > 300 {
 		return string(b[:300]) + "…"
 	}
@@ -502,9 +502,9 @@ func (c *contract) run(t *testing.T, base string, cases ...apiCase) map[string]*
 	return out
 }
 
-// with copies base and sets (or, with "<delete>", removes) pairs of names
+// withParams copies base and sets (or, with "<delete>", removes) pairs of names
 // and values.
-func with(base map[string]string, kv ...string) map[string]string {
+func withParams(base map[string]string, kv ...string) map[string]string {
 	m := map[string]string{}
 	for k, v := range base {
 		m[k] = v
@@ -535,9 +535,9 @@ func (c *contract) get(t *testing.T, target string) *exchange {
 	return c.do(req)
 }
 
-// deliver runs the workers until nothing is due: the webhooks reach the
+// deliverAll runs the workers until nothing is due: the webhooks reach the
 // contract's merchant.
-func deliver(t *testing.T, e *env) {
+func deliverAll(t *testing.T, e *env) {
 	t.Helper()
 	for range 20 {
 		if e.pc.RunDue(context.Background()) == 0 {
@@ -547,10 +547,10 @@ func deliver(t *testing.T, e *env) {
 	t.Fatal("the workers still had work after 20 runs")
 }
 
-func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+func millisText(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-// hmacHex is hex(HMAC-SHA256(secret, msg)), written out as the document says.
-func hmacHex(secret, msg string) string {
+// webhookHMAC is hex(HMAC-SHA256(secret, msg)), written out as the document says.
+func webhookHMAC(secret, msg string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
