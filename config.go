@@ -224,6 +224,7 @@ func (c *Config) validate() error {
 	var errs []error
 	for i, ch := range c.Channels {
 		if ch == nil {
+			//lint:ignore ST1005 the message starts with the Config field it is about
 			errs = append(errs, fmt.Errorf("Channels[%d] is nil", i))
 		}
 	}
@@ -244,6 +245,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.Sandbox < SandboxAuto || c.Sandbox > SandboxOff {
+		//lint:ignore ST1005 the message starts with the Config field it is about
 		errs = append(errs, fmt.Errorf("Sandbox %d is not a SandboxMode", c.Sandbox))
 	}
 	if c.LatePayment != LatePaymentAccept && c.LatePayment != LatePaymentRefund {
@@ -256,6 +258,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.Workers.PollInterval < 0 || c.Workers.BatchSize < 0 || c.Workers.Concurrency < 0 || c.Webhook.Timeout < 0 {
+		//lint:ignore ST1005 the message starts with the Config fields it is about
 		errs = append(errs, errors.New("Workers and Webhook settings must not be negative"))
 	}
 	if c.ChannelTimeout < 0 || c.QueryTimeout < 0 || c.SandboxRefundDelay < 0 {

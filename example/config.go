@@ -6,7 +6,8 @@ import (
 
 // fileConfig is the example's YAML configuration; see README and
 // testdata/example-config.yaml. Every key is optional. loadConfig checks a
-// file against these yaml tags (and oneof: the allowed values).
+// file against these yaml tags (oneof: the allowed values; min: the least
+// number).
 type fileConfig struct {
 	Addr        string        `yaml:"addr"`
 	PublicURL   string        `yaml:"publicURL"`
@@ -21,11 +22,15 @@ type fileConfig struct {
 	Workers     workersConfig `yaml:"workers"`
 }
 
+// dbConfig is the database block. The pool settings (see pool.go) are
+// optional: 0 or absent keeps the driver's default.
 type dbConfig struct {
-	Driver       string `yaml:"driver" oneof:"sqlite|postgres|mysql"`
-	DSN          string `yaml:"dsn"`
-	MaxOpenConns int    `yaml:"maxOpenConns"`
-	MaxIdleConns int    `yaml:"maxIdleConns"`
+	Driver          string        `yaml:"driver" oneof:"sqlite|postgres|mysql"`
+	DSN             string        `yaml:"dsn"`
+	MaxOpenConns    int           `yaml:"maxOpenConns" min:"0"`
+	MaxIdleConns    int           `yaml:"maxIdleConns" min:"0"`
+	ConnMaxIdleTime time.Duration `yaml:"connMaxIdleTime"`
+	ConnMaxLifetime time.Duration `yaml:"connMaxLifetime"`
 }
 
 type appConfig struct {

@@ -42,7 +42,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bool", "sandbox: maybe\n", []string{"line 1: sandbox must be true or false, not \"maybe\""}},
 		{"list", "apps:\n  - id: \"1\"\n    returnURLHosts: shop.example.com\n", []string{"line 3: apps[0].returnURLHosts must be a list"}},
 		{"mapping where a list is wanted", "apps: {id: \"1\"}\n", []string{"line 1: apps must be a list", "not a mapping"}},
-		{"list where a mapping is wanted", "database: [sqlite]\n", []string{"line 1: database must be a mapping of keys (driver, dsn, maxOpenConns, maxIdleConns), not a list"}},
+		{"list where a mapping is wanted", "database: [sqlite]\n", []string{"line 1: database must be a mapping of keys (driver, dsn, maxOpenConns, maxIdleConns, connMaxIdleTime, connMaxLifetime), not a list"}},
 		{"one of", "addr: x\nlatePayment: ignore\n", []string{"line 2: latePayment must be accept, refund, not \"ignore\""}},
 		{"driver", "database:\n  driver: oracle\n", []string{"line 2: database.driver must be sqlite, postgres, mysql, not \"oracle\""}},
 		{"twice", "addr: a\nbasePath: /pay\naddr: b\n", []string{"line 3: addr is given twice (first on line 1)"}},

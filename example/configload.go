@@ -49,6 +49,9 @@ func loadConfig(path string) (*fileConfig, error) {
 		// that keeps Go's type names out of the message.
 		return nil, fmt.Errorf("%s: %s", path, goTypeRE.ReplaceAllString(err.Error(), "into a value of another kind"))
 	}
+	if _, err := cfg.Database.pool(); err != nil { // rules between keys
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return cfg, nil
 }
 
@@ -145,6 +148,11 @@ func (c *configCheck) walk(n *yaml.Node, t reflect.Type, path string) {
 			if allowed := f.Tag.Get("oneof"); allowed != "" && v.Kind == yaml.ScalarNode && v.Value != "" &&
 				!slices.Contains(strings.Split(allowed, "|"), v.Value) {
 				c.add(v, key, "must be %s, not %q", strings.ReplaceAll(allowed, "|", ", "), v.Value)
+			}
+			if least, err := strconv.Atoi(f.Tag.Get("min")); err == nil && v.Kind == yaml.ScalarNode {
+				if n, err := strconv.Atoi(v.Value); err == nil && n < least {
+					c.add(v, key, "must be %d or more, not %d", least, n)
+				}
 			}
 		}
 	case t.Kind() == reflect.Slice:

@@ -138,6 +138,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return err
 	}
 	shop.register(r)
+	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
+		return err
+	}
 
 	if hooks.beforeListen != nil {
 		hooks.beforeListen(listenAddr)
@@ -320,20 +323,21 @@ func payConfig(fc *fileConfig, log *slog.Logger) (paycenter.Config, func(), erro
 	return cfg, closeDB, nil
 }
 
-// openDB opens the configured database; nil means the pay center's default
-// (SQLite paycenter.db).
+// openDB opens the configured database with its connection pool (see
+// pool.go); nil means the pay center's default (SQLite paycenter.db).
 func openDB(c dbConfig) (*gorm.DB, error) {
 	gcfg := &gorm.Config{Logger: logger.Discard}
 	var db *gorm.DB
-	var err error
-	open := 32
+	p, err := c.pool()
+	if err != nil {
+		return nil, err
+	}
 	switch c.Driver {
 	case "", "sqlite":
 		if c.DSN == "" {
 			return nil, nil
 		}
 		db, err = paycenter.OpenSQLite(c.DSN) // a file path; WAL, synchronous=FULL, immediate writes
-		open = 1
 	case "postgres":
 		db, err = gorm.Open(postgres.Open(c.DSN), gcfg)
 	case "mysql":
@@ -356,15 +360,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.MaxOpenConns > 0 {
-		open = c.MaxOpenConns
-	}
-	idle := open
-	if c.MaxIdleConns > 0 {
-		idle = c.MaxIdleConns
-	}
-	sqlDB.SetMaxOpenConns(open)
-	sqlDB.SetMaxIdleConns(idle)
+	p.apply(sqlDB)
 	return db, nil
 }
 
@@ -374,6 +370,7 @@ func openDB(c dbConfig) (*gorm.DB, error) {
 func printBanner(w io.Writer, fc *fileConfig, listenAddr string, pc *paycenter.PayCenter, generated bool) {
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
 	fmt.Fprintf(w, "open the demo shop: %s%s/ (admin: %s%s/admin)\n", fc.PublicURL, shopPrefix, fc.PublicURL, shopPrefix)
+	fmt.Fprintf(w, "API description (OpenAPI 3.1): %s%s\n", fc.PublicURL, openAPIPath)
 	if host, _, _ := net.SplitHostPort(listenAddr); isUnspecified(host) {
 		fmt.Fprintf(w, "listening on every interface: a phone on this network opens http://<this machine's LAN IP>:%s/shop/%s\n",
 			portOf(listenAddr), lanHint(fc))
