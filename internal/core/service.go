@@ -147,22 +147,24 @@ func New(o Options) (*Service, error) {
 // its codes: its own channels first, then the config-level ones, then the
 // sandbox for whatever is left.
 func (s *Service) addApp(i int, a paytype.App, shared []channels.Channel) error {
+	var problem string
 	switch {
 	case !appIDRE.MatchString(a.ID):
 		return fmt.Errorf("Apps[%d].ID %q must be 1 to 32 letters or digits", i, a.ID)
 	case a.Key == "" || a.Secret == "":
-		return fmt.Errorf("Apps[%d] (%s): Key and Secret are required", i, a.ID)
+		problem = "Key and Secret are required"
 	case a.MinSignVersion < 0 || a.MinSignVersion > 2:
-		return fmt.Errorf("Apps[%d] (%s): MinSignVersion must be 1 or 2", i, a.ID)
+		problem = "MinSignVersion must be 1 or 2"
 	case s.apps[a.ID] != nil:
-		return fmt.Errorf("Apps[%d]: duplicate ID %q", i, a.ID)
+		problem = fmt.Sprintf("duplicate ID %q", a.ID)
 	case s.byKey[a.Key] != nil:
-		return fmt.Errorf("Apps[%d] (%s): Key is used by another app", i, a.ID)
+		problem = "Key is used by another app"
+	case a.NotifyURL != "" && !absoluteHTTP(a.NotifyURL):
+		problem = "NotifyURL must be an absolute http(s) URL"
 	}
-	if a.NotifyURL != "" {
-		if u, err := url.Parse(a.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("Apps[%d] (%s): NotifyURL must be an absolute http(s) URL", i, a.ID)
-		}
+	if problem != "" {
+		//lint:ignore ST1005 the message starts with the Config field it is about, as the root's config errors do
+		return fmt.Errorf("Apps[%d] (%s): %s", i, a.ID, problem)
 	}
 	e := &appEntry{App: a, byCode: map[channels.Code]channels.Channel{}, byProvider: map[string]channels.Channel{}}
 	for _, list := range [][]channels.Channel{a.Channels, shared, {s.sandbox}} {
@@ -183,6 +185,12 @@ func (s *Service) addApp(i int, a paytype.App, shared []channels.Channel) error 
 	s.apps[a.ID] = e
 	s.byKey[a.Key] = e
 	return nil
+}
+
+// absoluteHTTP reports whether raw is an absolute http(s) URL.
+func absoluteHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (s *Service) app(id string) (*appEntry, error) {
