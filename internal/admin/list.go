@@ -22,7 +22,7 @@ const (
 // filter is a query parameter a list takes: a condition on a column.
 type filter struct {
 	param string
-	cond  string                      // e.g. "status = ?", "created_at >= ?"
+	cond  string                    // e.g. "status = ?", "created_at >= ?"
 	parse func(string) (any, error) // the value for the condition, or why not
 }
 
