@@ -76,7 +76,7 @@ type Discrepancy struct {
 	Provider    string `json:"provider"`
 	Account     string `json:"account"`
 	OutTradeNo  string `json:"outTradeNo"`
-	OutRefundNo string `json:"outRefundNo,omitempty"`
+	OutRefundNo string `json:"outRefundNo"`
 	// TransactionID is the channel's trade number, when known.
 	TransactionID string `json:"transactionId,omitempty"`
 	// LocalAmount is the pay center's amount (fen, 0 when it has none),
