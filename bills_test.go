@@ -568,7 +568,7 @@ func (r *stubReader) Close() error                   { return nil }
 // TestReconcileStubBill: a bill whose rows disagree with its own summary
 // is refused before anything is applied; a WeChat Pay row echoing another
 // marker is another order (not applied); a payment a hook refuses is tried
-// again by the next run.
+// again by the next run. Long: three runs of one bill.
 func TestReconcileStubBill(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
@@ -637,4 +637,21 @@ func TestReconcileStubBill(t *testing.T) {
 			assert.EqualValues(t, 1, reports[0].AppliedCount)
 		})
 	}
+}
+
+// TestReconcileConfig: Config.Reconcile is checked by New.
+func TestReconcileConfig(t *testing.T) {
+	for at, want := range map[string]string{
+		"paypal": `Reconcile.At: provider "paypal" must be alipay or wechat`,
+		"alipay": `Reconcile.At["alipay"] 25h0m0s must be a time of day: 0 or more, under 24h`,
+	} {
+		d := 25 * time.Hour
+		if at == "paypal" {
+			d = time.Hour
+		}
+		_, err := paycenter.New(paycenter.Config{DB: testdb.Open(t, testdb.SQLite), Reconcile: paycenter.ReconcileConfig{At: map[string]time.Duration{at: d}}})
+		assert.ErrorContains(t, err, want)
+	}
+	_, err := paycenter.New(paycenter.Config{DB: testdb.Open(t, testdb.SQLite), Reconcile: paycenter.ReconcileConfig{RetryInterval: -time.Second}})
+	assert.ErrorContains(t, err, "Reconcile.RetryInterval and Reconcile.PollInterval must not be negative")
 }

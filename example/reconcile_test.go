@@ -221,7 +221,8 @@ var (
 // TestAdminPageReconciliation: the shop's admin page reads the pay
 // center through the operator API (which wants its token), runs a
 // reconciliation from its form, shows the report and the discrepancies,
-// and resolves one with a note.
+// and resolves one with a note. Long: one page, its forms one after the
+// other, then the API's token.
 func TestAdminPageReconciliation(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv(adminTokenEnv, "s3cret-operator-token")

@@ -85,7 +85,7 @@ type handler struct {
 	log *slog.Logger
 }
 
-// New returns the operator API.
+// New returns the operator API. Long for its route table.
 func New(o Options) http.Handler {
 	h := &handler{db: o.DB, t: o.Tables, svc: o.Service, log: o.Logger}
 	if h.log == nil {

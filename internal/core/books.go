@@ -249,7 +249,13 @@ func (b Books) SaveBillDiscrepancies(ctx context.Context, ds []*models.Discrepan
 	if !duplicateKey(err) {
 		return internal0(err)
 	}
-	// Another run saved one of them meanwhile: one by one, as any source.
+	return b.saveOneByOne(ctx, byKey)
+}
+
+// saveOneByOne saves discrepancies one at a time, as any source does: the
+// way out when another run saved one of a batch meanwhile.
+func (b Books) saveOneByOne(ctx context.Context, byKey map[string]*models.Discrepancy) error {
+	s := b.s
 	for _, d := range byKey {
 		status := d.Status
 		if err := s.saveDiscrepancy(ctx, s.db, d); err != nil {
