@@ -655,3 +655,41 @@ func TestReconcileConfig(t *testing.T) {
 	_, err := paycenter.New(paycenter.Config{DB: testdb.Open(t, testdb.SQLite), Reconcile: paycenter.ReconcileConfig{RetryInterval: -time.Second}})
 	assert.ErrorContains(t, err, "Reconcile.RetryInterval and Reconcile.PollInterval must not be negative")
 }
+
+// TestReconcileLease: a day another process is reconciling (its lease
+// live) is refused by hand and skipped by the worker; once the lease has
+// run out (the process died) the worker takes the day over.
+func TestReconcileLease(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			gw := aliGateway{alipaytest.New(t, alipaytest.NewKeys(t, alipaytest.CertMode))}
+			today := channels.DayOf(time.Now())
+			clk := &clock{now: today.Start().Add(11 * time.Hour)}
+			e := newBillEnv(t, testdb.Open(t, kind), gw, func(c *paycenter.Config) { c.Now = clk.Now })
+			yesterday := today.AddDays(-1)
+			e.create("LEASE001", 300)
+			gw.pay(t, "LEASE001", yesterday.Start().Add(time.Hour))
+			until := clk.Now().Add(time.Minute).UTC()
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Reconciliations).Create(&models.Reconciliation{
+				Provider: "alipay", Account: "alipay:" + gw.f.Keys.AppID, BillDay: yesterday.String(),
+				Status: models.ReconciliationRunning, LeaseUntil: &until, LeaseToken: "another-process",
+			}).Error)
+
+			_, err := e.pc.Reconcile(ctx, "alipay", yesterday)
+			assert.ErrorContains(t, err, "being reconciled by another process")
+			assert.Zero(t, e.pc.ReconcileDue(ctx))
+			assert.Zero(t, gw.billCalls())
+			assert.Equal(t, models.ChargeCreated, e.charge("LEASE001").Status)
+
+			clk.Add(2 * time.Minute) // that process died; its lease ran out
+			assert.Equal(t, 1, e.pc.ReconcileDue(ctx))
+			assert.Equal(t, models.ChargePaid, e.charge("LEASE001").Status)
+			var rep models.Reconciliation
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Reconciliations).Where("bill_day = ?", yesterday.String()).Take(&rep).Error)
+			assert.Equal(t, models.ReconciliationDone, rep.Status)
+			assert.Empty(t, rep.LeaseToken)
+			assert.Nil(t, rep.LeaseUntil)
+		})
+	}
+}
