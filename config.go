@@ -13,6 +13,7 @@ import (
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/reconcile"
 )
 
 // Config configures a PayCenter. Every field is optional; the zero Config
@@ -105,6 +106,10 @@ type Config struct {
 	// hooks, expiry, active queries, refund sync).
 	Workers WorkersConfig
 
+	// Reconcile configures the daily reconciliation of the channels' bills
+	// (README, "Reconciliation").
+	Reconcile ReconcileConfig
+
 	// LatePayment says what to do with a payment that arrives for a closed
 	// or expired charge: LatePaymentAccept (default) records it (PAID,
 	// LatePaid set, hooks fire); LatePaymentRefund does that too and then
@@ -151,6 +156,28 @@ type WorkersConfig struct {
 	// Concurrency is how many deliveries one process attempts at once.
 	// Default 8.
 	Concurrency int
+}
+
+// ReconcileConfig configures the daily reconciliation of the channels'
+// bills: a worker that StartWorkers (and Mount) runs beside the others.
+type ReconcileConfig struct {
+	// Disabled keeps StartWorkers from running the reconciliation worker
+	// in this process; PayCenter.Reconcile still runs one by hand.
+	// Default false.
+	Disabled bool
+	// At is, per provider ("alipay", "wechat"), the Beijing time of day
+	// from which the worker reconciles the previous day, as a duration
+	// after midnight (10*time.Hour is 10:00). The channels publish the
+	// previous day's bill in the morning (Alipay from 09:00, WeChat Pay
+	// from 10:00). Default 10:00 for both.
+	At map[string]time.Duration
+	// RetryInterval is the wait before the worker asks again for a bill
+	// the channel said was not ready yet, or runs a failed day again (until
+	// the day is no longer the previous one). Default 30m.
+	RetryInterval time.Duration
+	// PollInterval is how often the worker looks for a day to reconcile.
+	// Default 1m.
+	PollInterval time.Duration
 }
 
 // SandboxMode selects whether the sandbox channel runs.
@@ -261,6 +288,7 @@ func (c *Config) validate() error {
 		//lint:ignore ST1005 the message starts with the Config fields it is about
 		errs = append(errs, errors.New("Workers and Webhook settings must not be negative"))
 	}
+	errs = append(errs, c.Reconcile.validate()...)
 	if c.ChannelTimeout < 0 || c.QueryTimeout < 0 || c.SandboxRefundDelay < 0 {
 		errs = append(errs, errors.New("timeouts and delays must not be negative"))
 	}
@@ -268,4 +296,19 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("TablePrefix %q must be letters, digits and underscores", c.TablePrefix))
 	}
 	return errors.Join(errs...)
+}
+
+func (c *ReconcileConfig) validate() []error {
+	var errs []error
+	for p, at := range c.At {
+		if err := reconcile.CheckProvider(p); err != nil {
+			errs = append(errs, fmt.Errorf("Reconcile.At: provider %q must be alipay or wechat", p))
+		} else if at < 0 || at >= 24*time.Hour {
+			errs = append(errs, fmt.Errorf("Reconcile.At[%q] %s must be a time of day: 0 or more, under 24h", p, at))
+		}
+	}
+	if c.RetryInterval < 0 || c.PollInterval < 0 {
+		errs = append(errs, errors.New("Reconcile.RetryInterval and Reconcile.PollInterval must not be negative"))
+	}
+	return errs
 }

@@ -74,4 +74,14 @@
 // App's Channels override them for the codes they serve. Apps that share a
 // channel merchant account share its number space (out_trade_no,
 // out_refund_no are the merchant's own numbers).
+//
+// # Reconciliation and operations
+//
+// Every morning a worker compares each Alipay and WeChat Pay account's
+// daily bill with the pay center's records (Config.Reconcile,
+// PayCenter.Reconcile): a payment the bill shows for an unpaid charge is
+// applied as a notification would be, a refund made in the merchant
+// console is recorded, and every other difference is a discrepancy for a
+// person. PayCenter.Admin is a JSON operator API (net/http) over all of
+// it, to mount behind the host's own authentication.
 package paycenter

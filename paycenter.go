@@ -22,6 +22,7 @@ import (
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/core"
 	"github.com/gopaycenter/paycenter/internal/delivery"
+	"github.com/gopaycenter/paycenter/internal/reconcile"
 	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
@@ -52,6 +53,8 @@ type (
 	DeliveryFilter = paytype.DeliveryFilter
 	// DiscrepancyFilter selects discrepancies for Discrepancies.
 	DiscrepancyFilter = paytype.DiscrepancyFilter
+	// ReconcileReport is the report of a daily bill reconciliation.
+	ReconcileReport = paytype.ReconcileReport
 )
 
 // The error codes, as in package paytype: errors.Is(err, paycenter.CodeExists).
@@ -87,13 +90,15 @@ type PayCenter struct {
 	ownDB   bool
 	tables  models.Tables
 	svc     *core.Service
+	bills   *reconcile.Reconciler
 	sandbox *sandbox.Channel
 	apps    []App
 	once    sync.Once
 	ownRead *gorm.DB // the reader pool New opened for its own SQLite file
 
-	mu      sync.Mutex
-	started bool
+	mu        sync.Mutex
+	started   bool
+	stopBills func(context.Context) // stops the reconciliation worker Start started
 }
 
 // New validates cfg, opens the default database when cfg.DB is nil,
@@ -168,6 +173,8 @@ func New(cfg Config) (*PayCenter, error) {
 		pc.closeDB()
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
 	}
+	pc.bills = reconcile.New(reconcile.Options{DB: pc.db, Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger,
+		Now: cfg.Now, At: cfg.Reconcile.At, RetryInterval: cfg.Reconcile.RetryInterval, PollInterval: cfg.Reconcile.PollInterval})
 	return pc, nil
 }
 
@@ -214,7 +221,8 @@ func (pc *PayCenter) Mount(r gin.IRouter) {
 // does it unless Config.Workers.Disabled): delivery of webhooks and
 // after-commit hooks (the events of this process's own commits go out at
 // once), expiry of unpaid charges, active queries of charges whose
-// notification has not come, and the sync of pending refunds. Any number of
+// notification has not come, the sync of pending refunds and (unless
+// Config.Reconcile.Disabled) the daily bill reconciliation. Any number of
 // processes may run them on one database. Calling it again is a no-op.
 func (pc *PayCenter) Start(ctx context.Context) {
 	pc.mu.Lock()
@@ -222,6 +230,9 @@ func (pc *PayCenter) Start(ctx context.Context) {
 	if !pc.started {
 		pc.started = true
 		pc.svc.Start(ctx)
+		if !pc.cfg.Reconcile.Disabled {
+			pc.stopBills = pc.bills.Start(ctx)
+		}
 	}
 }
 
@@ -236,6 +247,10 @@ func (pc *PayCenter) Stop(ctx context.Context) {
 	defer pc.mu.Unlock()
 	if pc.started {
 		pc.started = false
+		if pc.stopBills != nil {
+			pc.stopBills(ctx)
+			pc.stopBills = nil
+		}
 		pc.svc.Stop(ctx)
 	}
 }
@@ -271,6 +286,32 @@ func (pc *PayCenter) Discrepancies(ctx context.Context, f DiscrepancyFilter) ([]
 func (pc *PayCenter) ResolveDiscrepancy(ctx context.Context, id int64, note string) error {
 	return pc.svc.ResolveDiscrepancy(ctx, id, note)
 }
+
+// Reconcile reconciles now the daily bill of day (a Beijing calendar day)
+// of every channel account of provider ("alipay" or "wechat") with the pay
+// center's records and returns a report per account; see the README's
+// "Reconciliation". It runs beside the worker and other instances (one
+// process at a time per account and day). A day the channel has no bill for
+// yet is a NOT_READY report and an error wrapping channels.ErrBillNotReady;
+// a bill refused (bad hash, truncated archive, rows that disagree with its
+// summary) a FAILED report and an error wrapping channels.ErrBillInvalid,
+// nothing applied.
+func (pc *PayCenter) Reconcile(ctx context.Context, provider string, day channels.Day) ([]*ReconcileReport, error) {
+	return pc.bills.Run(ctx, provider, day)
+}
+
+// ReconcileReport returns reconciliation report id with what its bill
+// applied and the discrepancies it found.
+func (pc *PayCenter) ReconcileReport(ctx context.Context, id int64) (*ReconcileReport, error) {
+	return pc.bills.Report(ctx, id)
+}
+
+// ReconcileDue runs the reconciliation worker once, in the calling
+// goroutine: the previous day of every account whose bill is due (see
+// ReconcileConfig). It returns how many reconciliations ran. For tests
+// (with Config.Now) and cron-style hosts; RunDue does not include it (a
+// bill download can take minutes).
+func (pc *PayCenter) ReconcileDue(ctx context.Context) int { return pc.bills.RunDue(ctx) }
 
 // Close stops the workers (Stop, waiting for attempts in flight) and
 // releases what New opened: the default SQLite database. A host's own

@@ -5,6 +5,7 @@
 //	go run ./example -config FILE     # the YAML configuration of the README
 //	go run ./example sign POST /api/charges name=value ...   # the sign of a request
 //	go run ./example migrate -config FILE  # apply the schema migrations and exit (see migrate.go)
+//	go run ./example -config FILE reconcile -provider alipay -date 2026-11-29  # a daily bill, now (see reconcile.go)
 //
 // It opens the database, builds and migrates the pay center, and only then
 // binds its port. It prints the URL to open, the key and secret of the
@@ -65,12 +66,14 @@ type subcommand struct {
 // subcommands: `go run ./example [flags]` serves; `go run ./example NAME
 // ...` runs NAME. Each lives in its own file.
 var subcommands = map[string]subcommand{
-	"sign":    {runSign, "sign a pay center request: prints the sign, or with -curl a ready curl command"},
-	"migrate": {migrateCmd, "apply the schema migrations to the configured database and exit"},
+	"sign":      {runSign, "sign a pay center request: prints the sign, or with -curl a ready curl command"},
+	"migrate":   {migrateCmd, "apply the schema migrations to the configured database and exit"},
+	"reconcile": {reconcileCmd, "reconcile a channel's daily bill now and print the report as JSON (see reconcile.go)"},
 }
 
 // dispatch runs the subcommand named by args[0], or serves.
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	args = subcommandFirst(args)
 	if len(args) > 0 {
 		if c, ok := subcommands[args[0]]; ok {
 			return c.run(ctx, args[1:], stdout)
@@ -137,6 +140,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 	if err := shop.attach(ctx, pc, "http://"+dialAddr(listenAddr)+fc.BasePath); err != nil {
 		return err
 	}
+	// The operator API, behind a token; the shop's admin page uses it.
+	token, tokenFromEnv := adminToken()
+	mountAdmin(r, pc, token)
+	shop.ops = &adminClient{base: "http://" + dialAddr(listenAddr) + adminPrefix, token: token, http: &http.Client{Timeout: 10 * time.Minute}}
 	shop.register(r)
 	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
 		return err
@@ -152,6 +159,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 	defer ln.Close()
 	pc.StartWorkers()
 	printBanner(stdout, fc, listenAddr, pc, generated)
+	printAdmin(stdout, fc, token, tokenFromEnv, generated)
 	return serve(ctx, r, ln, hooks.ready)
 }
 

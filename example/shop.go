@@ -132,6 +132,7 @@ type shop struct {
 	db     *gorm.DB
 	app    paycenter.App
 	client *client.Client
+	ops    *adminClient // the operator API, for the admin page (admin.go)
 }
 
 func newShop(log *slog.Logger, publicURL string) *shop {
@@ -235,6 +236,8 @@ func (s *shop) register(r *gin.Engine) {
 	g.POST("/orders/:no/again", s.again)
 	g.POST("/orders/:no/refund", s.refund)
 	g.GET("/admin", s.admin)
+	g.POST("/admin/reconcile", s.reconcile)
+	g.POST("/admin/discrepancies/:id/resolve", s.resolve)
 	g.POST("/webhook", s.webhook)
 }
 
@@ -539,65 +542,6 @@ func (s *shop) refund(c *gin.Context) {
 		state = "accepted"
 	}
 	back("notice", fmt.Sprintf("Refund %s of ¥%s: %s", res.OutRefundNo, yuan(res.RefundFee), state))
-}
-
-func (s *shop) admin(c *gin.Context) {
-	ctx := c.Request.Context()
-	db := s.db.WithContext(ctx)
-	var charges []models.Charge
-	var refunds []models.Refund
-	var orders []shopOrder
-	t := s.pc.Tables()
-	if err := db.Table(t.Charges).Order("id DESC").Limit(100).Find(&charges).Error; err != nil {
-		s.fail(c, http.StatusInternalServerError, "Could not read charges", err)
-		return
-	}
-	if err := db.Table(t.Refunds).Order("id DESC").Limit(100).Find(&refunds).Error; err != nil {
-		s.fail(c, http.StatusInternalServerError, "Could not read refunds", err)
-		return
-	}
-	if err := db.Order("created_at DESC").Limit(100).Find(&orders).Error; err != nil {
-		s.fail(c, http.StatusInternalServerError, "Could not read shop orders", err)
-		return
-	}
-	deliveries, err := s.pc.Deliveries(ctx, paycenter.DeliveryFilter{Limit: 100})
-	if err != nil {
-		s.fail(c, http.StatusInternalServerError, "Could not read deliveries", err)
-		return
-	}
-	// Deliveries name their charge by id; show its order number.
-	orderNos := map[int64]string{}
-	for _, ch := range charges {
-		orderNos[ch.ID] = ch.OutTradeNo
-	}
-	var missing []int64
-	for _, d := range deliveries {
-		if _, ok := orderNos[d.ChargeID]; !ok {
-			missing = append(missing, d.ChargeID)
-		}
-	}
-	if len(missing) > 0 {
-		var more []models.Charge
-		if err := db.Table(t.Charges).Select("id", "out_trade_no").Where("id IN ?", missing).Find(&more).Error; err == nil {
-			for _, ch := range more {
-				orderNos[ch.ID] = ch.OutTradeNo
-			}
-		}
-	}
-	rows := make([]deliveryRow, len(deliveries))
-	fresh := false // a delivery not tried yet: the page refreshes itself
-	for i, d := range deliveries {
-		rows[i] = deliveryRow{Delivery: d, OutTradeNo: orderNos[d.ChargeID]}
-		fresh = fresh || (d.Status == models.DeliveryPending && d.Attempts == 0)
-	}
-	s.render(c, http.StatusOK, "admin", gin.H{"Title": "Admin", "Charges": charges, "Refunds": refunds,
-		"Orders": orders, "Deliveries": rows, "Refresh": fresh, "Tables": t, "Wide": true})
-}
-
-// deliveryRow is an outbox entry with its charge's order number.
-type deliveryRow struct {
-	models.Delivery
-	OutTradeNo string
 }
 
 // webhook receives the pay center's webhooks when an app's notifyURL is

@@ -152,7 +152,8 @@ var identRE = regexp.MustCompile(`[A-Za-z0-9_]+`)
 // sequence or constraint of one), so the rewrite renames nothing else; and
 // ForPrefix leaves none behind.
 func TestPrefixedIdentifiers(t *testing.T) {
-	tables := []string{"charges", "refunds", "nonces", "notifications", "deliveries", "discrepancies", "settings"}
+	tables := []string{"charges", "refunds", "nonces", "notifications", "deliveries", "discrepancies", "settings",
+		"reconciliations", "bill_rows"}
 	owned := func(rest string) bool {
 		return slices.ContainsFunc(tables, func(tb string) bool { return rest == tb || strings.HasPrefix(rest, tb+"_") })
 	}

@@ -53,7 +53,7 @@ type Charge struct {
 	// Account is the channel account whose number space OutTradeNo lives
 	// in ("alipay:<app_id>", "wechat:<mchid>", "sandbox@<app>"); unique
 	// with OutTradeNo. NULL for charges created before accounts existed.
-	Account     string        `gorm:"size:96;default:null;uniqueIndex:,composite:account_trade,priority:1"`
+	Account     string        `gorm:"size:96;default:null;uniqueIndex:,composite:account_trade,priority:1;index:,composite:account_paid,priority:1"`
 	Channel     channels.Code `gorm:"size:16;not null"`
 	TotalFee    int64         `gorm:"not null"` // fen
 	FeeType     string        `gorm:"size:8;not null"`
@@ -87,7 +87,7 @@ type Charge struct {
 	LeaseUntil    *time.Time
 	LeaseToken    string     `gorm:"size:32;not null;default:''"`
 	TransactionID string     `gorm:"size:64;not null;default:''"`
-	PaidAt        *time.Time // the channel's payment time
+	PaidAt        *time.Time `gorm:"index:,composite:account_paid,priority:2"` // the channel's payment time
 	ClosedAt      *time.Time
 	// RefundReserved is the sum of succeeded and processing refunds;
 	// RefundedFee the sum of succeeded ones. RefundReserved ≤ TotalFee is
@@ -112,7 +112,7 @@ type Refund struct {
 	OutRefundNo string `gorm:"size:64;not null;uniqueIndex:,composite:app_refund,priority:2;uniqueIndex:,composite:account_refund,priority:2"`
 	// Account is the charge's channel account: out_refund_no is unique in
 	// it. NULL for refunds created before accounts existed.
-	Account    string       `gorm:"size:96;default:null;uniqueIndex:,composite:account_refund,priority:1"`
+	Account    string       `gorm:"size:96;default:null;uniqueIndex:,composite:account_refund,priority:1;index:,composite:account_refunded,priority:1"`
 	ChargeID   int64        `gorm:"not null;index"`
 	OutTradeNo string       `gorm:"size:32;not null"`
 	RefundFee  int64        `gorm:"not null"` // fen
@@ -126,7 +126,7 @@ type Refund struct {
 	LeaseUntil *time.Time
 	LeaseToken string     `gorm:"size:32;not null;default:''"`
 	FailReason string     `gorm:"size:512;not null;default:''"`
-	RefundedAt *time.Time // the channel's refund time
+	RefundedAt *time.Time `gorm:"index:,composite:account_refunded,priority:2"` // the channel's refund time
 	// NextCheckAt is when the refund worker next sends or queries this
 	// PROCESSING refund; CheckCount counts the checks made.
 	NextCheckAt *time.Time `gorm:"index"`
@@ -189,15 +189,28 @@ const (
 	// The channel reports a refund the pay center does not know (e.g. made
 	// by hand in the merchant console), or one of another charge.
 	DiscrepancyRefundUnknown DiscrepancyKind = "refund_at_channel_unknown_here"
+	// The channel's bill shows a payment for a charge unpaid here (its
+	// notification was lost): applied from the bill, recorded as APPLIED.
+	DiscrepancyPaidAtChannel DiscrepancyKind = "paid_at_channel_unpaid_here"
+	// A charge paid here on the bill's day that the channel's bill does
+	// not show.
+	DiscrepancyPaidHereMissing DiscrepancyKind = "paid_here_missing_at_channel"
+	// A refund that succeeded here on the bill's day that the channel's
+	// bill does not show.
+	DiscrepancyRefundHereMissing DiscrepancyKind = "refund_here_missing_at_channel"
 )
 
-// DiscrepancyStatus is OPEN until a person resolves it.
+// DiscrepancyStatus is OPEN until a person resolves it. APPLIED records a
+// difference the reconciliation of a bill corrected by itself (a payment or
+// a refund the bill proves, applied as a notification would be): listed for
+// the record, nothing to do.
 type DiscrepancyStatus string
 
 // Discrepancy states.
 const (
 	DiscrepancyOpen     DiscrepancyStatus = "OPEN"
 	DiscrepancyResolved DiscrepancyStatus = "RESOLVED"
+	DiscrepancyApplied  DiscrepancyStatus = "APPLIED"
 )
 
 // Discrepancy is something the channel said that the pay center did not
@@ -211,7 +224,7 @@ type Discrepancy struct {
 	Source        string            `gorm:"size:16;not null"` // notification, query, bill
 	AppID         string            `gorm:"size:32;not null;default:''"`
 	Provider      string            `gorm:"size:16;not null"`
-	Account       string            `gorm:"size:96;not null;default:''"`
+	Account       string            `gorm:"size:96;not null;default:'';index:,composite:account_day,priority:1"`
 	OutTradeNo    string            `gorm:"size:64;not null;default:'';index"`
 	OutRefundNo   string            `gorm:"size:64;not null;default:''"`
 	TransactionID string            `gorm:"size:64;not null;default:''"`
@@ -221,9 +234,13 @@ type Discrepancy struct {
 	Status        DiscrepancyStatus `gorm:"size:16;not null;index"`
 	Note          string            `gorm:"size:1024;not null;default:''"`
 	Occurrences   int               `gorm:"not null;default:1"`
-	ResolvedAt    *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// BillDay is the Beijing day (YYYY-MM-DD) of the channel bill whose
+	// reconciliation found it, "" when no bill did (a notification, a
+	// query). With Account it ties the discrepancy to a Reconciliation.
+	BillDay    string `gorm:"size:10;not null;default:'';index:,composite:account_day,priority:2"`
+	ResolvedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // DeliveryStatus is the state of an outbox entry.
@@ -288,6 +305,10 @@ type Tables struct {
 	Deliveries    string
 	Discrepancies string
 	Settings      string
+	// Reconciliations holds the daily bill reconciliation reports and
+	// BillRows the rows of the bill being reconciled (see Reconciliation).
+	Reconciliations string
+	BillRows        string
 }
 
 // NewTables returns the table names for prefix (e.g. "pay_").
@@ -300,5 +321,90 @@ func NewTables(prefix string) Tables {
 		Deliveries:    prefix + "deliveries",
 		Discrepancies: prefix + "discrepancies",
 		Settings:      prefix + "settings",
+
+		Reconciliations: prefix + "reconciliations",
+		BillRows:        prefix + "bill_rows",
 	}
+}
+
+// ReconciliationStatus is the state of one reconciliation of a bill.
+type ReconciliationStatus string
+
+// Reconciliation states. RUNNING while a process holds its lease; DONE once
+// the whole bill was compared; NOT_READY when the channel had no bill for
+// the day (yet); FAILED when the bill could not be downloaded, was refused
+// (a bad hash, a truncated archive, rows that disagree with its summary:
+// nothing of it was applied) or the run broke off.
+const (
+	ReconciliationRunning  ReconciliationStatus = "RUNNING"
+	ReconciliationDone     ReconciliationStatus = "DONE"
+	ReconciliationNotReady ReconciliationStatus = "NOT_READY"
+	ReconciliationFailed   ReconciliationStatus = "FAILED"
+)
+
+// Reconciliation is the report of the daily bill reconciliation of one
+// channel account for one Beijing day, unique on (Account, BillDay). A run
+// again for the same day updates it. The counts and sums (fen) are those of
+// the last run; Applied and Discrepancies count the discrepancies tied to
+// the day (Discrepancy.BillDay) when it ended.
+type Reconciliation struct {
+	ID       int64  `gorm:"primaryKey;autoIncrement"`
+	Provider string `gorm:"size:16;not null"`
+	Account  string `gorm:"size:96;not null;uniqueIndex:,composite:account_day,priority:1"`
+	BillDay  string `gorm:"size:10;not null;uniqueIndex:,composite:account_day,priority:2;index"`
+
+	Status ReconciliationStatus `gorm:"size:16;not null;index"`
+	// BillRows counts every row of the bill; the others count rows that
+	// moved money (a WeChat Pay payment row other than SUCCESS did not).
+	BillRows           int64 `gorm:"not null;default:0"`
+	BillPayments       int64 `gorm:"not null;default:0"`
+	BillPaymentAmount  int64 `gorm:"not null;default:0"`
+	BillRefunds        int64 `gorm:"not null;default:0"`
+	BillRefundAmount   int64 `gorm:"not null;default:0"`
+	LocalPayments      int64 `gorm:"not null;default:0"` // charges of the account paid that day (channel's time)
+	LocalPaymentAmount int64 `gorm:"not null;default:0"`
+	LocalRefunds       int64 `gorm:"not null;default:0"` // refunds that succeeded that day
+	LocalRefundAmount  int64 `gorm:"not null;default:0"`
+	// Matched counts the bill's rows that agree with the pay center's
+	// records after the run (those it applied included).
+	Matched       int64 `gorm:"not null;default:0"`
+	Applied       int64 `gorm:"not null;default:0"`
+	Discrepancies int64 `gorm:"not null;default:0"` // open ones
+	// Partial: the bill was taken before the day was over, so what the
+	// bill lacks was not looked for.
+	Partial bool   `gorm:"not null;default:false"`
+	Error   string `gorm:"size:512;not null;default:''"`
+
+	Attempts      int `gorm:"not null;default:0"`
+	NextAttemptAt *time.Time
+	// LeaseUntil/LeaseToken: one process at a time runs it.
+	LeaseUntil *time.Time
+	LeaseToken string `gorm:"size:32;not null;default:''"`
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// StagedBillRow is one row of a bill being reconciled, copied from the
+// downloaded file before anything is compared, so that a bill of millions
+// of rows is matched in bounded memory and the bill's own summary is
+// checked before anything is applied. A run deletes its rows when it ends.
+type StagedBillRow struct {
+	ID               int64                `gorm:"primaryKey;autoIncrement"`
+	ReconciliationID int64                `gorm:"not null;index:,composite:trade,priority:1;index:,composite:refund,priority:1"`
+	Line             int64                `gorm:"not null;default:0"`
+	Kind             channels.BillRowKind `gorm:"size:8;not null"`
+	OutTradeNo       string               `gorm:"size:64;not null;default:'';index:,composite:trade,priority:2"`
+	OutRefundNo      string               `gorm:"size:64;not null;default:'';index:,composite:refund,priority:2"`
+	TransactionID    string               `gorm:"size:64;not null;default:''"`
+	Amount           int64                `gorm:"not null"` // fen
+	OccurredAt       time.Time            `gorm:"not null"` // the row's time (payment or refund)
+	Status           string               `gorm:"size:32;not null;default:''"`
+	// Settled: the row moved money (the channel's success word).
+	Settled bool `gorm:"not null;default:false"`
+	// Marker is the pay center's marker echoed in the row, when the
+	// channel's bill carries it (WeChat Pay 商户数据包).
+	Marker    string `gorm:"size:128;not null;default:''"`
+	HasMarker bool   `gorm:"not null;default:false"`
 }
