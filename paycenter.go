@@ -55,6 +55,17 @@ type (
 	DiscrepancyFilter = paytype.DiscrepancyFilter
 	// ReconcileReport is the report of a daily bill reconciliation.
 	ReconcileReport = paytype.ReconcileReport
+	// Health is what Health found.
+	Health = paytype.Health
+	// WorkerState says whether the workers run in this process.
+	WorkerState = paytype.WorkerState
+)
+
+// The worker states of Health, as in package paytype.
+const (
+	WorkersRunning  = paytype.WorkersRunning
+	WorkersStopped  = paytype.WorkersStopped
+	WorkersDisabled = paytype.WorkersDisabled
 )
 
 // The error codes, as in package paytype: errors.Is(err, paycenter.CodeExists).
@@ -257,6 +268,26 @@ func (pc *PayCenter) Stop(ctx context.Context) {
 
 // StartWorkers is Start(context.Background()).
 func (pc *PayCenter) StartWorkers() { pc.Start(context.Background()) }
+
+// Health checks the database (a ping) and reads the outbox's backlog (the
+// age of the oldest due delivery, the pending and dead counts: two indexed
+// queries), and says whether the workers run in this process. For a
+// readiness probe (Health.Healthy) and alerts on the backlog; the example
+// serves it at GET /healthz.
+func (pc *PayCenter) Health(ctx context.Context) Health {
+	h := pc.svc.Health(ctx)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	switch {
+	case pc.started:
+		h.Workers = WorkersRunning
+	case pc.cfg.Workers.Disabled:
+		h.Workers = WorkersDisabled
+	default:
+		h.Workers = WorkersStopped
+	}
+	return h
+}
 
 // RunDue runs every worker once over the work that is due now, in the
 // calling goroutine, and returns how many items it handled. It is for tests

@@ -68,15 +68,21 @@ func (s *Service) Start(ctx context.Context) {
 	}()
 }
 
-// Stop stops the workers: the loop at once (work it started finishes or is
-// cut off by ctx), then delivery (see delivery.Outbox.Stop). Nothing of
-// the workers runs after Stop returns.
+// Stop stops the workers: the loop at once (a channel call it is making is
+// cancelled: the charge or refund is looked at again on its schedule;
+// deliveries it is attempting finish until ctx ends), then delivery (see
+// delivery.Outbox.Stop). Nothing of the workers runs after Stop returns.
 func (s *Service) Stop(ctx context.Context) {
 	if s.sched.cancel == nil {
 		return
 	}
 	s.sched.cancel()
-	<-s.sched.done
+	select {
+	case <-s.sched.done:
+	case <-ctx.Done(): // deliveries the loop is attempting: cut off, leases released
+		s.outbox.CutOff()
+		<-s.sched.done
+	}
 	s.sched.cancel = nil
 	s.outbox.Stop(ctx)
 }
@@ -306,6 +312,27 @@ func (s *Service) logWorker(ctx context.Context, what string, err error) {
 func (s *Service) Deliveries(ctx context.Context, f paytype.DeliveryFilter) ([]models.Delivery, error) {
 	ds, err := s.outbox.List(ctx, f)
 	return ds, internal0(err)
+}
+
+// Health checks the database and reads the outbox's backlog (one ping,
+// two queries); Workers is the caller's to fill in.
+func (s *Service) Health(ctx context.Context) paytype.Health {
+	var h paytype.Health
+	if db, err := s.db.W.DB(); err != nil {
+		h.Database = err
+	} else {
+		h.Database = db.PingContext(ctx)
+	}
+	st, err := s.outbox.Stats(ctx)
+	if h.Database == nil {
+		h.Database = err
+	}
+	h.DatabaseOK = h.Database == nil
+	h.PendingDeliveries, h.DeadDeliveries = st.Pending, st.Dead
+	if !st.OldestDue.IsZero() {
+		h.OldestDueDelivery = max(s.now().Sub(st.OldestDue), 0)
+	}
+	return h
 }
 
 // Redeliver makes an outbox entry due now, whatever its state (a dead or

@@ -256,6 +256,14 @@ func (o *Outbox) spawn(ctx context.Context, j *job, wg *sync.WaitGroup) {
 	}()
 }
 
+// CutOff cancels the attempts in flight at once (Stop's deadline passed);
+// their leases are released.
+func (o *Outbox) CutOff() {
+	if o.running.Load() {
+		o.cutOff()
+	}
+}
+
 // Stop stops delivering: no attempt starts any more; attempts in flight
 // finish (until ctx ends: then they are cut off and their leases released),
 // and deliveries queued but not started have their leases released at
@@ -283,6 +291,7 @@ func (o *Outbox) Stop(ctx context.Context) {
 		case j := <-o.jobs:
 			o.release(context.WithoutCancel(ctx), j)
 		default:
+			o.client.CloseIdleConnections() // their goroutines end with Stop too
 			return
 		}
 	}
@@ -320,10 +329,16 @@ func (o *Outbox) RunDue(ctx context.Context) int {
 			break
 		}
 		handled += len(jobs)
+		// The attempts outlive ctx (the scheduler's, cancelled first by
+		// Stop): they finish, or Stop's deadline cuts them off.
+		actx := context.WithoutCancel(ctx)
+		if o.running.Load() {
+			actx = o.attempts
+		}
 		var wg sync.WaitGroup
 		wg.Add(len(jobs))
 		for _, j := range jobs {
-			o.spawn(context.WithoutCancel(ctx), j, &wg)
+			o.spawn(actx, j, &wg)
 		}
 		wg.Wait()
 		if !o.running.Load() {
@@ -527,16 +542,48 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/10+1)
 }
 
-// NextDue is when the earliest pending delivery becomes due (ok false:
-// none is pending). A leased row's next_attempt_at is its lease's end.
-func (o *Outbox) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var next *time.Time
-	err := o.cfg.DB.R.WithContext(ctx).Table(o.cfg.Tables.Deliveries).
-		Where("status = ?", models.DeliveryPending).Select("MIN(next_attempt_at)").Scan(&next).Error
-	if err != nil || next == nil {
-		return time.Time{}, false, err
+// Stats is the outbox's backlog at one moment.
+type Stats struct {
+	Pending, Dead int64
+	// OldestDue is the due time of the earliest pending delivery that is
+	// due (zero when none is): how far delivery lags. A leased row's due
+	// time is its lease's end.
+	OldestDue time.Time
+}
+
+// Stats counts the pending and dead deliveries and finds the oldest due
+// one: two queries on the reader, through the index on status (delivered
+// rows are not read).
+func (o *Outbox) Stats(ctx context.Context) (Stats, error) {
+	var rows []struct {
+		Status models.DeliveryStatus
+		N      int64
 	}
-	return *next, true, nil
+	db := o.cfg.DB.R.WithContext(ctx).Table(o.cfg.Tables.Deliveries)
+	err := db.Select("status, COUNT(*) AS n").
+		Where("status IN ?", []models.DeliveryStatus{models.DeliveryPending, models.DeliveryDead}).
+		Group("status").Scan(&rows).Error
+	var st Stats
+	for _, r := range rows {
+		switch r.Status {
+		case models.DeliveryPending:
+			st.Pending = r.N
+		case models.DeliveryDead:
+			st.Dead = r.N
+		}
+	}
+	if err != nil || st.Pending == 0 {
+		return st, err
+	}
+	// ORDER BY ... LIMIT 1 rather than MIN, whose result SQLite does not
+	// type as a time.
+	var first []time.Time
+	err = o.cfg.DB.R.WithContext(ctx).Table(o.cfg.Tables.Deliveries).Where("status = ?", models.DeliveryPending).
+		Order("next_attempt_at").Limit(1).Pluck("next_attempt_at", &first).Error
+	if len(first) == 1 && !first[0].After(o.cfg.Now()) {
+		st.OldestDue = first[0].UTC()
+	}
+	return st, err
 }
 
 // List lists outbox entries, newest first.
