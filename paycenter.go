@@ -184,7 +184,7 @@ func New(cfg Config) (*PayCenter, error) {
 		pc.closeDB()
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
 	}
-	pc.bills = reconcile.New(reconcile.Options{DB: pc.db, Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger,
+	pc.bills = reconcile.New(reconcile.Options{DB: pc.svc.Store(), Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger,
 		Now: cfg.Now, At: cfg.Reconcile.At, RetryInterval: cfg.Reconcile.RetryInterval, PollInterval: cfg.Reconcile.PollInterval})
 	return pc, nil
 }

@@ -328,8 +328,7 @@ func (s *Service) applyRefund(ctx context.Context, r *models.Refund, out *channe
 		}
 		if err == nil && l != nil && cur.LeaseToken == l.Token {
 			// Not moved (a duplicate): still give the lease up.
-			err = s.refunds(t.DB).Where("id = ? AND lease_token = ?", cur.ID, l.Token).
-				Updates(map[string]any{"lease_until": nil, "lease_token": ""}).Error
+			_, err = store.SettleTx(t.DB, s.t.Refunds, cur.ID, *l, nil)
 		}
 		if err == nil && inTx != nil && !contradiction {
 			err = inTx(t)

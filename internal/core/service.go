@@ -205,6 +205,10 @@ func (s *Service) app(id string) (*appEntry, error) {
 // workers first.
 func (s *Service) Close() { s.db.Close() }
 
+// Store returns the core's database handle, for the parts of the pay
+// center that write beside it (the reconciliation of bills).
+func (s *Service) Store() *store.DB { return s.db }
+
 // SetMountPath records the path of the router group the routes are mounted
 // on: every URL the pay center hands out (notify URLs, the sandbox cashier)
 // is PublicURL + that path + BasePath + the route.

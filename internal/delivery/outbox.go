@@ -377,9 +377,8 @@ func (o *Outbox) claim(ctx context.Context, n int) ([]*job, error) {
 	err := o.cfg.DB.Write(ctx, func(tx *gorm.DB) error {
 		jobs = nil
 		now := o.cfg.Now().UTC()
-		q := tx.Table(o.cfg.Tables.Deliveries).
+		q := store.Free(tx.Table(o.cfg.Tables.Deliveries), now).
 			Where("status = ? AND next_attempt_at <= ?", models.DeliveryPending, now).
-			Where("lease_until IS NULL OR lease_until < ?", now).
 			Order("next_attempt_at").Limit(n)
 		if o.cfg.DB.Dialect != "sqlite" { // SQLite's writer is alone: nothing to skip
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})

@@ -56,7 +56,7 @@ func (ru *run) compare(ctx context.Context) error {
 	var last int64
 	for {
 		var rows []models.StagedBillRow
-		err := ru.r.o.DB.WithContext(ctx).Table(ru.r.o.Tables.BillRows).
+		err := ru.r.o.DB.W.WithContext(ctx).Table(ru.r.o.Tables.BillRows).
 			Where("reconciliation_id = ? AND id > ?", ru.id, last).Order("id").Limit(ru.r.o.BatchSize).Find(&rows).Error
 		if err != nil || len(rows) == 0 {
 			return err

@@ -70,7 +70,7 @@ func missingOf[T any](ctx context.Context, ru *run, col string, kind channels.Bi
 // A payment counts only when it took money.
 func (ru *run) inBill(ctx context.Context, col string, kind channels.BillRowKind, nos []string) (map[string]bool, error) {
 	var found []string
-	q := ru.r.o.DB.WithContext(ctx).Table(ru.r.o.Tables.BillRows).
+	q := ru.r.o.DB.W.WithContext(ctx).Table(ru.r.o.Tables.BillRows).
 		Where("reconciliation_id = ? AND kind = ? AND "+col+" IN ?", ru.id, kind, nos)
 	if kind == channels.BillPayment {
 		q = q.Where("settled = ?", true)

@@ -9,9 +9,8 @@ import (
 	"sort"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -60,7 +59,9 @@ const (
 
 // Options configure a Reconciler.
 type Options struct {
-	DB     *gorm.DB
+	// DB is the pay center's database (the core's: on SQLite its writes
+	// join the core's group commit).
+	DB     *store.DB
 	Tables models.Tables
 	Books  Books
 	Logger *slog.Logger

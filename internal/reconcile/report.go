@@ -27,7 +27,7 @@ func (r *Reconciler) Report(ctx context.Context, id int64) (*paytype.ReconcileRe
 		return nil, err
 	}
 	rep := paytype.ReconcileReportOf(&row)
-	day := r.o.DB.WithContext(ctx).Table(r.o.Tables.Discrepancies).Where("account = ? AND bill_day = ?", row.Account, row.BillDay)
+	day := r.o.DB.W.WithContext(ctx).Table(r.o.Tables.Discrepancies).Where("account = ? AND bill_day = ?", row.Account, row.BillDay)
 	if rep.AppliedCount, rep.OpenDiscrepancies, err = r.countItems(ctx, row.Account, rep.Date); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -34,7 +35,7 @@ type run struct {
 // when it was not claimed: another process holds it or, for the worker, it
 // is not due).
 func (r *Reconciler) runAccount(ctx context.Context, provider, account string, bd channels.BillDownloader, day channels.Day, due bool) (int64, error) {
-	id, token, err := r.claim(ctx, provider, account, day, due)
+	id, lease, err := r.claim(ctx, provider, account, day, due)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("reconcile: claim the report: %w", err)
@@ -43,7 +44,7 @@ func (r *Reconciler) runAccount(ctx context.Context, provider, account string, b
 	case id == 0:
 		return 0, ErrBusy
 	}
-	runCtx, release := r.hold(ctx, id, token)
+	runCtx, release := r.hold(ctx, id, lease)
 	ru := &run{r: r, id: id, provider: provider, account: account, day: day, partial: r.o.Now().Before(day.End())}
 	err = ru.reconcile(runCtx, bd)
 	switch cause := context.Cause(runCtx); {
@@ -54,7 +55,7 @@ func (r *Reconciler) runAccount(ctx context.Context, provider, account string, b
 		err = errStopped
 	}
 	release()
-	return id, r.finish(context.WithoutCancel(ctx), ru, token, err)
+	return id, r.finish(context.WithoutCancel(ctx), ru, lease, err)
 }
 
 // reconcile downloads, stages and compares the bill.
@@ -99,7 +100,7 @@ func (ru *run) stage(ctx context.Context, bill channels.BillReader) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := ru.r.o.DB.WithContext(ctx).Table(ru.r.o.Tables.BillRows).Create(&batch).Error
+		err := ru.r.o.DB.W.WithContext(ctx).Table(ru.r.o.Tables.BillRows).Create(&batch).Error
 		batch = batch[:0]
 		return err
 	}
@@ -146,7 +147,7 @@ func (ru *run) count(s *models.StagedBillRow) {
 
 // unstage deletes the staged rows of report id.
 func (r *Reconciler) unstage(ctx context.Context, id int64) {
-	err := r.o.DB.WithContext(ctx).Table(r.o.Tables.BillRows).Where("reconciliation_id = ?", id).
+	err := r.o.DB.W.WithContext(ctx).Table(r.o.Tables.BillRows).Where("reconciliation_id = ?", id).
 		Delete(&models.StagedBillRow{}).Error
 	if err != nil {
 		r.o.Logger.Error("paycenter: reconciliation: delete staged bill rows", "reconciliation", id, "err", err)
@@ -154,10 +155,10 @@ func (r *Reconciler) unstage(ctx context.Context, id int64) {
 }
 
 // finish records the run's outcome in its report and releases the lease.
-func (r *Reconciler) finish(ctx context.Context, ru *run, token string, runErr error) error {
+func (r *Reconciler) finish(ctx context.Context, ru *run, l store.Lease, runErr error) error {
 	now := r.now()
 	upd := map[string]any{
-		"lease_until": nil, "lease_token": "", "finished_at": now, "updated_at": now, "partial": ru.partial,
+		"finished_at": now, "updated_at": now, "partial": ru.partial,
 		"bill_rows": ru.rep.BillRows, "bill_payments": ru.rep.BillPayments, "bill_payment_amount": ru.rep.BillPaymentAmount,
 		"bill_refunds": ru.rep.BillRefunds, "bill_refund_amount": ru.rep.BillRefundAmount,
 		"local_payments": ru.rep.LocalPayments, "local_payment_amount": ru.rep.LocalPaymentAmount,
@@ -184,9 +185,8 @@ func (r *Reconciler) finish(ctx context.Context, ru *run, token string, runErr e
 			upd["next_attempt_at"] = now
 		}
 	}
-	res := r.reports(ctx).Where("id = ? AND lease_token = ?", ru.id, token).Updates(upd)
-	if res.Error != nil {
-		err = errors.Join(err, res.Error)
+	if _, serr := store.Settle(ctx, r.o.DB, r.o.Tables.Reconciliations, ru.id, l, upd); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	ru.log(status, runErr)
 	if err != nil {
@@ -202,7 +202,7 @@ func (r *Reconciler) countItems(ctx context.Context, account string, day channel
 		Status models.DiscrepancyStatus
 		N      int64
 	}
-	err = r.o.DB.WithContext(ctx).Table(r.o.Tables.Discrepancies).Select("status, COUNT(*) AS n").
+	err = r.o.DB.W.WithContext(ctx).Table(r.o.Tables.Discrepancies).Select("status, COUNT(*) AS n").
 		Where("account = ? AND bill_day = ?", account, day.String()).Group("status").Scan(&rows).Error
 	for _, row := range rows {
 		switch row.Status {

@@ -36,7 +36,7 @@ func Claim(ctx context.Context, d *DB, table string, id int64, now time.Time, l 
 	}
 	var n int64
 	err := d.Single(ctx, func(db *gorm.DB) error {
-		q := db.Table(table).Where("id = ?", id).Where("lease_until IS NULL OR lease_until < ?", now)
+		q := Free(db.Table(table).Where("id = ?", id), now)
 		if where != "" {
 			q = q.Where(where, args...)
 		}
@@ -47,19 +47,52 @@ func Claim(ctx context.Context, d *DB, table string, id int64, now time.Time, l 
 	return n == 1, err
 }
 
+// Free restricts q to rows no lease holds at now (never leased, or the
+// lease ended): the condition of every claim, single (Claim) or batched.
+func Free(q *gorm.DB, now time.Time) *gorm.DB {
+	return q.Where("lease_until IS NULL OR lease_until < ?", now)
+}
+
 // Settle records the outcome of the lease holder's work on row id of
 // table: it applies set and frees the lease, only if the lease is still
 // this one. It reports whether it was.
 func Settle(ctx context.Context, d *DB, table string, id int64, l Lease, set map[string]any) (bool, error) {
+	var ok bool
+	err := d.Single(ctx, func(db *gorm.DB) error {
+		var err error
+		ok, err = SettleTx(db, table, id, l, set)
+		return err
+	})
+	return ok, err
+}
+
+// SettleTx is Settle inside transaction tx (the outcome is recorded with
+// the rest of a write).
+func SettleTx(tx *gorm.DB, table string, id int64, l Lease, set map[string]any) (bool, error) {
 	upd := map[string]any{"lease_until": nil, "lease_token": ""}
 	for k, v := range set {
 		upd[k] = v
 	}
+	res := tx.Table(table).Where("id = ? AND lease_token = ?", id, l.Token).Updates(upd)
+	return res.RowsAffected == 1, res.Error
+}
+
+// Renew extends lease l on row id of table until until, for work longer
+// than one lease (a bill download), and reports whether l still holds the
+// row (false: another holder took it over after l ended).
+func Renew(ctx context.Context, d *DB, table string, id int64, l Lease, until time.Time) (bool, error) {
 	var n int64
 	err := d.Single(ctx, func(db *gorm.DB) error {
-		res := db.Table(table).Where("id = ? AND lease_token = ?", id, l.Token).Updates(upd)
+		res := db.Table(table).Where("id = ? AND lease_token = ?", id, l.Token).Update("lease_until", until)
 		n = res.RowsAffected
 		return res.Error
 	})
-	return n == 1, err
+	if err != nil || n == 1 {
+		return true, err
+	}
+	// MySQL counts a row whose value did not change (a stopped clock in a
+	// test) as unaffected: ask who holds it.
+	var holder []string
+	err = d.W.WithContext(ctx).Table(table).Where("id = ?", id).Pluck("lease_token", &holder).Error
+	return err != nil || (len(holder) == 1 && holder[0] == l.Token), err
 }
