@@ -136,7 +136,7 @@ func TestStopCutsOffAndReleases(t *testing.T) {
 				// Another instance on the database takes it over at once.
 				close(g.open)
 				other, err := paycenter.New(paycenter.Config{DB: e.pc.DB(), SkipMigrate: true, Workers: paycenter.WorkersConfig{Disabled: true},
-					Apps: []paycenter.App{{ID: testAppID, Key: testKey, Secret: testSecret, NotifyURL: g.srv.URL}},
+					Apps:    []paycenter.App{{ID: testAppID, Key: testKey, Secret: testSecret, NotifyURL: g.srv.URL}},
 					Webhook: paycenter.WebhookConfig{AllowPrivateNetworks: true}})
 				require.NoError(t, err)
 				defer other.Close()
