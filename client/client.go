@@ -171,8 +171,26 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	if ctx == nil {
 		return 0, errors.New("paycenter client: nil context")
 	}
-	path := c.base.Path + endpoint
+	req, err := c.newRequest(ctx, method, endpoint, params)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("paycenter client: %s %s: %w", method, endpoint, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
+	if err != nil {
+		return 0, fmt.Errorf("paycenter client: %s %s: read answer: %w", method, endpoint, err)
+	}
+	return decode(resp, raw, method+" "+endpoint, out)
+}
 
+// newRequest builds the signed request: the common parameters go in
+// headers, the others in the query (GET) or a form body.
+func (c *Client) newRequest(ctx context.Context, method, endpoint string, params url.Values) (*http.Request, error) {
+	path := c.base.Path + endpoint
 	common := map[string]string{
 		"key":       c.key,
 		"timestamp": strconv.FormatInt(c.now().UnixMilli(), 10),
@@ -183,7 +201,7 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	if c.signVersion == SignV2 {
 		nonce, err := newNonce()
 		if err != nil {
-			return 0, fmt.Errorf("paycenter client: nonce: %w", err)
+			return nil, fmt.Errorf("paycenter client: nonce: %w", err)
 		}
 		common["version"] = "v2"
 		common["nonce"] = nonce
@@ -197,20 +215,18 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	for k, v := range common {
 		signed[k] = v
 	}
-	sign := Sign(c.signVersion, method, path, signed, c.secret)
 
 	u := *c.base
 	u.Path = path
 	var body io.Reader
-	encoded := params.Encode()
 	if method == http.MethodGet {
-		u.RawQuery = encoded
+		u.RawQuery = params.Encode()
 	} else {
-		body = strings.NewReader(encoded)
+		body = strings.NewReader(params.Encode())
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return 0, fmt.Errorf("paycenter client: %s %s: %w", method, endpoint, err)
+		return nil, fmt.Errorf("paycenter client: %s %s: %w", method, endpoint, err)
 	}
 	if method != http.MethodGet {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
@@ -219,58 +235,37 @@ func (c *Client) call(ctx context.Context, method, endpoint string, params url.V
 	for k, v := range common {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("sign", sign)
+	req.Header.Set("sign", Sign(c.signVersion, method, path, signed, c.secret))
+	return req, nil
+}
 
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("paycenter client: %s %s: %w", method, endpoint, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil {
-		return 0, fmt.Errorf("paycenter client: %s %s: read answer: %w", method, endpoint, err)
-	}
+// decode reads the envelope of answer raw to request what: an *Error for
+// an errorCode or an answer that is not one, else responseParams decoded
+// into out. It returns the requestId.
+func decode(resp *http.Response, raw []byte, what string, out any) (int64, error) {
 	headerID, _ := strconv.ParseInt(resp.Header.Get("X-Request-Id"), 10, 64)
+	fail := func(id int64, format string, args ...any) (int64, error) {
+		return id, &Error{Msg: what + ": " + fmt.Sprintf(format, args...), RequestID: id, HTTPStatus: resp.StatusCode}
+	}
 	if resp.StatusCode != http.StatusOK {
-		return headerID, &Error{
-			Msg:        fmt.Sprintf("%s %s: unexpected HTTP status %s", method, endpoint, resp.Status),
-			RequestID:  headerID,
-			HTTPStatus: resp.StatusCode,
-		}
+		return fail(headerID, "unexpected HTTP status %s", resp.Status)
 	}
 	if len(raw) > maxResponseSize {
-		return headerID, &Error{
-			Msg:        fmt.Sprintf("%s %s: answer larger than %d bytes", method, endpoint, maxResponseSize),
-			RequestID:  headerID,
-			HTTPStatus: resp.StatusCode,
-		}
+		return fail(headerID, "answer larger than %d bytes", maxResponseSize)
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return headerID, &Error{
-			Msg:        fmt.Sprintf("%s %s: answer is not a JSON envelope (Content-Type %q): %v", method, endpoint, resp.Header.Get("Content-Type"), err),
-			RequestID:  headerID,
-			HTTPStatus: resp.StatusCode,
-		}
+		return fail(headerID, "answer is not a JSON envelope (Content-Type %q): %v", resp.Header.Get("Content-Type"), err)
 	}
 	if env.RequestID == 0 {
 		env.RequestID = headerID
 	}
 	if env.ErrorCode != nil {
-		return env.RequestID, &Error{
-			Code:       paytype.Code(*env.ErrorCode),
-			Msg:        env.ErrorMsg,
-			RequestID:  env.RequestID,
-			HTTPStatus: resp.StatusCode,
-		}
+		return env.RequestID, &Error{Code: paytype.Code(*env.ErrorCode), Msg: env.ErrorMsg, RequestID: env.RequestID, HTTPStatus: resp.StatusCode}
 	}
 	if out != nil && len(env.ResponseParams) > 0 && !bytes.Equal(env.ResponseParams, []byte("null")) {
 		if err := json.Unmarshal(env.ResponseParams, out); err != nil {
-			return env.RequestID, &Error{
-				Msg:        fmt.Sprintf("%s %s: cannot decode responseParams: %v", method, endpoint, err),
-				RequestID:  env.RequestID,
-				HTTPStatus: resp.StatusCode,
-			}
+			return fail(env.RequestID, "cannot decode responseParams: %v", err)
 		}
 	}
 	return env.RequestID, nil

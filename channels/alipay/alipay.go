@@ -159,20 +159,8 @@ func checkAmount(name string, fen int64) error {
 // the same signed request as a GET URL}; ALI_APP returns {"body": the signed
 // order string for the Alipay app SDK}.
 func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (channels.Params, error) {
-	if req == nil {
-		return nil, invalid("missing request")
-	}
-	if !c.Supports(req.Code) {
-		return nil, invalid("channel %q is not an Alipay channel", req.Code)
-	}
-	if req.OutTradeNo == "" {
-		return nil, invalid("outTradeNo is required")
-	}
-	if err := checkAmount("totalFee", req.TotalFee); err != nil {
+	if err := c.checkCreate(req); err != nil {
 		return nil, err
-	}
-	if req.CallbackURL == "" {
-		return nil, invalid("callback URL is required")
 	}
 	subject := req.Subject
 	if subject == "" {
@@ -230,6 +218,20 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		"body": c.form(values),
 		"url":  c.signedURL(values),
 	}, nil
+}
+
+func (c *Channel) checkCreate(req *channels.CreateRequest) error {
+	switch {
+	case req == nil:
+		return invalid("missing request")
+	case !c.Supports(req.Code):
+		return invalid("channel %q is not an Alipay channel", req.Code)
+	case req.OutTradeNo == "":
+		return invalid("outTradeNo is required")
+	case req.CallbackURL == "":
+		return invalid("callback URL is required")
+	}
+	return checkAmount("totalFee", req.TotalFee)
 }
 
 // withQuery appends an encoded query to the gateway URL, keeping a query the

@@ -238,17 +238,9 @@ func (cfg *Config) validate() (*keyMaterial, error) {
 	}
 
 	var km keyMaterial
-	priv, err := load("privateKey", cfg.PrivateKey, cfg.PrivateKeyFile)
-	if err != nil {
+	if err := km.loadPrivateKey(cfg); err != nil {
 		return nil, err
 	}
-	if priv == "" {
-		return nil, errors.New("alipay: privateKey or privateKeyFile is required")
-	}
-	if km.privateKey, err = parsePrivateKey(priv); err != nil {
-		return nil, err
-	}
-	km.privateKeyPEM = encodePEM("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(km.privateKey))
 
 	pub, err := load("alipayPublicKey", cfg.AlipayPublicKey, cfg.AlipayPublicKeyFile)
 	if err != nil {
@@ -284,28 +276,51 @@ func (cfg *Config) validate() (*keyMaterial, error) {
 		km.alipayPublicKeyPEM = encodePEM("PUBLIC KEY", der)
 		return &km, nil
 	}
+	return &km, km.loadCerts(appCert, root, aliCert)
+}
 
+// loadPrivateKey loads the app's private key (PKCS#1 or PKCS#8) into km.
+func (km *keyMaterial) loadPrivateKey(cfg *Config) error {
+	priv, err := load("privateKey", cfg.PrivateKey, cfg.PrivateKeyFile)
+	if err != nil {
+		return err
+	}
+	if priv == "" {
+		return errors.New("alipay: privateKey or privateKeyFile is required")
+	}
+	if km.privateKey, err = parsePrivateKey(priv); err != nil {
+		return err
+	}
+	km.privateKeyPEM = encodePEM("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(km.privateKey))
+	return nil
+}
+
+// loadCerts loads the three certificates of certificate mode into km
+// (whose private key is loaded): the app's, which must certify that key;
+// Alipay's root chain, with at least one RSA-signed certificate; and
+// Alipay's own, whose issuer and serial make alipay_cert_sn.
+func (km *keyMaterial) loadCerts(appCert, root, aliCert string) error {
 	km.certMode = true
 	for _, f := range []struct{ name, v string }{
 		{"appCertPublicKey", appCert}, {"alipayRootCert", root}, {"alipayCertPublicKey", aliCert},
 	} {
 		if f.v == "" {
-			return nil, fmt.Errorf("alipay: certificate mode needs %s (or %sFile)", f.name, f.name)
+			return fmt.Errorf("alipay: certificate mode needs %s (or %sFile)", f.name, f.name)
 		}
 	}
 	appCerts, err := parseCerts("appCertPublicKey", appCert)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	appPub, ok := appCerts[0].PublicKey.(*rsa.PublicKey)
 	if !ok || !appPub.Equal(&km.privateKey.PublicKey) {
-		return nil, errors.New("alipay: appCertPublicKey does not certify the public half of privateKey")
+		return errors.New("alipay: appCertPublicKey does not certify the public half of privateKey")
 	}
 	km.appCertPEM = encodePEM("CERTIFICATE", appCerts[0].Raw)
 
 	rootCerts, err := parseCerts("alipayRootCert", root)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var rootBuf bytes.Buffer
 	rsaRoots := 0
@@ -316,19 +331,19 @@ func (cfg *Config) validate() (*keyMaterial, error) {
 		rootBuf.WriteString(encodePEM("CERTIFICATE", c.Raw))
 	}
 	if rsaRoots == 0 {
-		return nil, errors.New("alipay: alipayRootCert has no RSA-signed certificate (Alipay's SN counts only those)")
+		return errors.New("alipay: alipayRootCert has no RSA-signed certificate (Alipay's SN counts only those)")
 	}
 	km.rootCertPEM = rootBuf.String()
 
 	aliCerts, err := parseCerts("alipayCertPublicKey", aliCert)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, ok := aliCerts[0].PublicKey.(*rsa.PublicKey); !ok {
-		return nil, errors.New("alipay: alipayCertPublicKey does not hold an RSA key")
+		return errors.New("alipay: alipayCertPublicKey does not hold an RSA key")
 	}
 	km.alipayCertPEM = encodePEM("CERTIFICATE", aliCerts[0].Raw)
 	sum := md5.Sum([]byte(aliCerts[0].Issuer.String() + aliCerts[0].SerialNumber.String()))
 	km.alipayCertSN = hex.EncodeToString(sum[:])
-	return &km, nil
+	return nil
 }

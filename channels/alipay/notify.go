@@ -62,33 +62,9 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 	if !notifyPaths[path] {
 		return nil, ErrUnknownPath
 	}
-	if r == nil || r.Method != http.MethodPost {
-		return nil, ErrMalformedBody
-	}
-	if err := r.ParseForm(); err != nil {
-		return nil, ErrMalformedBody
-	}
-	values := make(url.Values, len(r.PostForm))
-	for k, v := range r.PostForm {
-		values[k] = v
-	}
-	if values.Get("sign") == "" {
-		return nil, fieldErr(ErrMissingField, "sign")
-	}
-	for _, k := range []string{"sign", "app_id", "out_trade_no", "trade_status", "out_biz_no", "alipay_cert_sn"} {
-		if len(values[k]) > 1 {
-			return nil, fieldErr(ErrMalformedField, k)
-		}
-	}
-	if !c.certMode {
-		// Not part of the signed content; in public-key mode it could only
-		// make the SDK look for (and, in production, download) a certificate.
-		delete(values, "alipay_cert_sn")
-	} else if sn := values.Get("alipay_cert_sn"); sn != "" && sn != c.certSN {
-		// An unknown serial would make the SDK download a certificate from
-		// the gateway (unverified, holding its lock): anyone could trigger
-		// that with an unsigned post.
-		return nil, ErrBadSignature
+	values, err := c.notifyForm(r)
+	if err != nil {
+		return nil, err
 	}
 	n, err := c.client.DecodeNotification(ctx, values)
 	if err != nil {
@@ -129,6 +105,41 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 		return nil, fieldErr(ErrMissingField, "trade_status")
 	}
 	return nil, ErrUnexpectedState
+}
+
+// notifyForm reads the posted form of a notification for the SDK to
+// verify: each field the pay center reads given once, and alipay_cert_sn
+// (not signed) kept only when it is this app's.
+func (c *Channel) notifyForm(r *http.Request) (url.Values, error) {
+	if r == nil || r.Method != http.MethodPost {
+		return nil, ErrMalformedBody
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, ErrMalformedBody
+	}
+	values := make(url.Values, len(r.PostForm))
+	for k, v := range r.PostForm {
+		values[k] = v
+	}
+	if values.Get("sign") == "" {
+		return nil, fieldErr(ErrMissingField, "sign")
+	}
+	for _, k := range []string{"sign", "app_id", "out_trade_no", "trade_status", "out_biz_no", "alipay_cert_sn"} {
+		if len(values[k]) > 1 {
+			return nil, fieldErr(ErrMalformedField, k)
+		}
+	}
+	if !c.certMode {
+		// Not part of the signed content; in public-key mode it could only
+		// make the SDK look for (and, in production, download) a certificate.
+		delete(values, "alipay_cert_sn")
+	} else if sn := values.Get("alipay_cert_sn"); sn != "" && sn != c.certSN {
+		// An unknown serial would make the SDK download a certificate from
+		// the gateway (unverified, holding its lock): anyone could trigger
+		// that with an unsigned post.
+		return nil, ErrBadSignature
+	}
+	return values, nil
 }
 
 func paidNotification(n *sdk.Notification) (*channels.Notification, error) {

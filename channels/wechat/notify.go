@@ -74,43 +74,48 @@ func (c *Channel) ParseNotification(ctx context.Context, r *http.Request, path s
 	if err != nil {
 		return nil, classifyNotifyError(err)
 	}
-	id := nreq.ID
-	event := nreq.EventType
-
 	if kind == channels.NotifyPayment {
-		if !strings.HasPrefix(event, "TRANSACTION.") {
-			return nil, fmt.Errorf("%w: event_type is not a payment event", ErrNotifyState)
-		}
-		var tx payments.Transaction
-		if err := json.Unmarshal(raw, &tx); err != nil {
-			return nil, ErrNotifyMalformed
-		}
-		if deref(tx.Mchid) != c.mchID || deref(tx.Appid) != c.appID {
-			return nil, ErrNotifyMerchant
-		}
-		outTradeNo := deref(tx.OutTradeNo)
-		if outTradeNo == "" || tx.Amount == nil || tx.Amount.Total == nil {
-			return nil, fmt.Errorf("%w: out_trade_no or amount missing", ErrNotifyMalformed)
-		}
-		if state := deref(tx.TradeState); state != "SUCCESS" {
-			return nil, fmt.Errorf("%w: trade_state %q", ErrNotifyState, truncate(state, 32))
-		}
-		p := &channels.Payment{
-			OutTradeNo:    outTradeNo,
-			Status:        channels.PaymentPaid,
-			TotalFee:      *tx.Amount.Total,
-			TransactionID: deref(tx.TransactionId),
-			Marker:        deref(tx.Attach),
-			HasMarker:     true,
-		}
-		if t, err := time.Parse(time.RFC3339, deref(tx.SuccessTime)); err == nil {
-			p.PaidAt = t
-		} else {
-			return nil, fmt.Errorf("%w: success_time", ErrNotifyMalformed)
-		}
-		return &channels.Notification{Kind: channels.NotifyPayment, ID: id, Payment: p}, nil
+		return c.paymentNotice(nreq.ID, nreq.EventType, raw)
 	}
+	return c.refundNotice(nreq.ID, nreq.EventType, raw)
+}
 
+// paymentNotice reads the decrypted resource of payment notification id.
+func (c *Channel) paymentNotice(id, event string, raw json.RawMessage) (*channels.Notification, error) {
+	if !strings.HasPrefix(event, "TRANSACTION.") {
+		return nil, fmt.Errorf("%w: event_type is not a payment event", ErrNotifyState)
+	}
+	var tx payments.Transaction
+	if err := json.Unmarshal(raw, &tx); err != nil {
+		return nil, ErrNotifyMalformed
+	}
+	if deref(tx.Mchid) != c.mchID || deref(tx.Appid) != c.appID {
+		return nil, ErrNotifyMerchant
+	}
+	outTradeNo := deref(tx.OutTradeNo)
+	if outTradeNo == "" || tx.Amount == nil || tx.Amount.Total == nil {
+		return nil, fmt.Errorf("%w: out_trade_no or amount missing", ErrNotifyMalformed)
+	}
+	if state := deref(tx.TradeState); state != "SUCCESS" {
+		return nil, fmt.Errorf("%w: trade_state %q", ErrNotifyState, truncate(state, 32))
+	}
+	paidAt, err := time.Parse(time.RFC3339, deref(tx.SuccessTime))
+	if err != nil {
+		return nil, fmt.Errorf("%w: success_time", ErrNotifyMalformed)
+	}
+	return &channels.Notification{Kind: channels.NotifyPayment, ID: id, Payment: &channels.Payment{
+		OutTradeNo:    outTradeNo,
+		Status:        channels.PaymentPaid,
+		TotalFee:      *tx.Amount.Total,
+		TransactionID: deref(tx.TransactionId),
+		Marker:        deref(tx.Attach),
+		HasMarker:     true,
+		PaidAt:        paidAt,
+	}}, nil
+}
+
+// refundNotice reads the decrypted resource of refund notification id.
+func (c *Channel) refundNotice(id, event string, raw json.RawMessage) (*channels.Notification, error) {
 	if !strings.HasPrefix(event, "REFUND.") {
 		return nil, fmt.Errorf("%w: event_type is not a refund event", ErrNotifyState)
 	}

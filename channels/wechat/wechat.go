@@ -130,97 +130,121 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 	if req.Marker != "" {
 		attach = core.String(req.Marker)
 	}
+	o := order{appID: core.String(c.appID), mchID: core.String(c.mchID), description: core.String(description),
+		outTradeNo: core.String(req.OutTradeNo), expire: expire, attach: attach, notifyURL: core.String(notifyURL),
+		total: core.Int64(req.TotalFee), cny: core.String("CNY")}
 	svc := services{c.client}
 	switch req.Code {
 	case channels.WxNative:
-		resp, _, err := svc.native().Prepay(ctx, native.PrepayRequest{
-			Appid: core.String(c.appID), Mchid: core.String(c.mchID),
-			Description: core.String(description), OutTradeNo: core.String(req.OutTradeNo),
-			TimeExpire: expire, Attach: attach, NotifyUrl: core.String(notifyURL),
-			Amount: &native.Amount{Total: core.Int64(req.TotalFee), Currency: core.String("CNY")},
-		})
-		if err != nil {
-			return nil, apiError("create payment", err)
-		}
-		if resp.CodeUrl == nil || *resp.CodeUrl == "" {
-			return nil, unknown("create payment", "answer has no code_url", nil)
-		}
-		return channels.Params{"codeUrl": *resp.CodeUrl}, nil
-
+		return createNative(ctx, svc, o)
 	case channels.WxJsapi:
-		resp, _, err := svc.jsapi().PrepayWithRequestPayment(ctx, jsapi.PrepayRequest{
-			Appid: core.String(c.appID), Mchid: core.String(c.mchID),
-			Description: core.String(description), OutTradeNo: core.String(req.OutTradeNo),
-			TimeExpire: expire, Attach: attach, NotifyUrl: core.String(notifyURL),
-			Amount: &jsapi.Amount{Total: core.Int64(req.TotalFee), Currency: core.String("CNY")},
-			Payer:  &jsapi.Payer{Openid: core.String(req.OpenID)},
-		})
-		if err != nil {
-			return nil, apiError("create payment", err)
-		}
-		if resp.PrepayId == nil || *resp.PrepayId == "" {
-			return nil, unknown("create payment", "answer has no prepay_id", nil)
-		}
-		return channels.Params{
-			"appId":     deref(resp.Appid),
-			"timeStamp": deref(resp.TimeStamp),
-			"nonceStr":  deref(resp.NonceStr),
-			"package":   deref(resp.Package),
-			"signType":  deref(resp.SignType),
-			"paySign":   deref(resp.PaySign),
-		}, nil
-
+		return createJsapi(ctx, svc, o, req.OpenID)
 	case channels.WxApp:
-		resp, _, err := svc.app().PrepayWithRequestPayment(ctx, app.PrepayRequest{
-			Appid: core.String(c.appID), Mchid: core.String(c.mchID),
-			Description: core.String(description), OutTradeNo: core.String(req.OutTradeNo),
-			TimeExpire: expire, Attach: attach, NotifyUrl: core.String(notifyURL),
-			Amount: &app.Amount{Total: core.Int64(req.TotalFee), Currency: core.String("CNY")},
-		})
-		if err != nil {
-			return nil, apiError("create payment", err)
-		}
-		if resp.PrepayId == nil || *resp.PrepayId == "" {
-			return nil, unknown("create payment", "answer has no prepay_id", nil)
-		}
-		return channels.Params{
-			"appId":     c.appID,
-			"partnerid": deref(resp.PartnerId),
-			"prepayid":  deref(resp.PrepayId),
-			"package":   deref(resp.Package),
-			"nonceStr":  deref(resp.NonceStr),
-			"timeStamp": deref(resp.TimeStamp),
-			"sign":      deref(resp.Sign),
-		}, nil
-
+		return createApp(ctx, svc, o, c.appID)
 	case channels.WxMweb:
-		resp, _, err := svc.h5().Prepay(ctx, h5.PrepayRequest{
-			Appid: core.String(c.appID), Mchid: core.String(c.mchID),
-			Description: core.String(description), OutTradeNo: core.String(req.OutTradeNo),
-			TimeExpire: expire, Attach: attach, NotifyUrl: core.String(notifyURL),
-			Amount: &h5.Amount{Total: core.Int64(req.TotalFee), Currency: core.String("CNY")},
-			SceneInfo: &h5.SceneInfo{
-				PayerClientIp: core.String(req.ClientIP),
-				H5Info:        &h5.H5Info{Type: core.String("Wap")},
-			},
-		})
-		if err != nil {
-			return nil, apiError("create payment", err)
-		}
-		if resp.H5Url == nil || *resp.H5Url == "" {
-			return nil, unknown("create payment", "answer has no h5_url", nil)
-		}
-		u := *resp.H5Url
-		if req.ReturnURL != "" {
-			sep := "&"
-			if !strings.Contains(u, "?") {
-				sep = "?"
-			}
-			u += sep + "redirect_url=" + url.QueryEscape(req.ReturnURL)
-		}
-		return channels.Params{"mwebUrl": u}, nil
+		return createMweb(ctx, svc, o, req.ClientIP, req.ReturnURL)
 	}
 	return nil, fmt.Errorf("wechat: unsupported channel %q", req.Code)
+}
+
+// order holds the fields every prepay request shares. wechatpay-go has one
+// request type per product (native, jsapi, app, h5) with the same fields,
+// so each create below copies them into its own type: the repetition is
+// the SDK's shape.
+type order struct {
+	appID, mchID, description, outTradeNo, notifyURL, attach, cny *string
+	expire                                                        *time.Time
+	total                                                         *int64
+}
+
+func createNative(ctx context.Context, svc services, o order) (channels.Params, error) {
+	resp, _, err := svc.native().Prepay(ctx, native.PrepayRequest{
+		Appid: o.appID, Mchid: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
+		TimeExpire: o.expire, Attach: o.attach, NotifyUrl: o.notifyURL,
+		Amount: &native.Amount{Total: o.total, Currency: o.cny},
+	})
+	if err != nil {
+		return nil, apiError("create payment", err)
+	}
+	if resp.CodeUrl == nil || *resp.CodeUrl == "" {
+		return nil, unknown("create payment", "answer has no code_url", nil)
+	}
+	return channels.Params{"codeUrl": *resp.CodeUrl}, nil
+}
+
+func createJsapi(ctx context.Context, svc services, o order, openID string) (channels.Params, error) {
+	resp, _, err := svc.jsapi().PrepayWithRequestPayment(ctx, jsapi.PrepayRequest{
+		Appid: o.appID, Mchid: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
+		TimeExpire: o.expire, Attach: o.attach, NotifyUrl: o.notifyURL,
+		Amount: &jsapi.Amount{Total: o.total, Currency: o.cny},
+		Payer:  &jsapi.Payer{Openid: core.String(openID)},
+	})
+	if err != nil {
+		return nil, apiError("create payment", err)
+	}
+	if resp.PrepayId == nil || *resp.PrepayId == "" {
+		return nil, unknown("create payment", "answer has no prepay_id", nil)
+	}
+	return channels.Params{
+		"appId":     deref(resp.Appid),
+		"timeStamp": deref(resp.TimeStamp),
+		"nonceStr":  deref(resp.NonceStr),
+		"package":   deref(resp.Package),
+		"signType":  deref(resp.SignType),
+		"paySign":   deref(resp.PaySign),
+	}, nil
+}
+
+func createApp(ctx context.Context, svc services, o order, appID string) (channels.Params, error) {
+	resp, _, err := svc.app().PrepayWithRequestPayment(ctx, app.PrepayRequest{
+		Appid: o.appID, Mchid: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
+		TimeExpire: o.expire, Attach: o.attach, NotifyUrl: o.notifyURL,
+		Amount: &app.Amount{Total: o.total, Currency: o.cny},
+	})
+	if err != nil {
+		return nil, apiError("create payment", err)
+	}
+	if resp.PrepayId == nil || *resp.PrepayId == "" {
+		return nil, unknown("create payment", "answer has no prepay_id", nil)
+	}
+	return channels.Params{
+		"appId":     appID,
+		"partnerid": deref(resp.PartnerId),
+		"prepayid":  deref(resp.PrepayId),
+		"package":   deref(resp.Package),
+		"nonceStr":  deref(resp.NonceStr),
+		"timeStamp": deref(resp.TimeStamp),
+		"sign":      deref(resp.Sign),
+	}, nil
+}
+
+// createMweb opens an H5 order; returnURL, when set, is appended to
+// WeChat's h5_url as redirect_url.
+func createMweb(ctx context.Context, svc services, o order, clientIP, returnURL string) (channels.Params, error) {
+	resp, _, err := svc.h5().Prepay(ctx, h5.PrepayRequest{
+		Appid: o.appID, Mchid: o.mchID, Description: o.description, OutTradeNo: o.outTradeNo,
+		TimeExpire: o.expire, Attach: o.attach, NotifyUrl: o.notifyURL,
+		Amount: &h5.Amount{Total: o.total, Currency: o.cny},
+		SceneInfo: &h5.SceneInfo{
+			PayerClientIp: core.String(clientIP),
+			H5Info:        &h5.H5Info{Type: core.String("Wap")},
+		},
+	})
+	if err != nil {
+		return nil, apiError("create payment", err)
+	}
+	if resp.H5Url == nil || *resp.H5Url == "" {
+		return nil, unknown("create payment", "answer has no h5_url", nil)
+	}
+	u := *resp.H5Url
+	if returnURL != "" {
+		sep := "&"
+		if !strings.Contains(u, "?") {
+			sep = "?"
+		}
+		u += sep + "redirect_url=" + url.QueryEscape(returnURL)
+	}
+	return channels.Params{"mwebUrl": u}, nil
 }
 
 func (c *Channel) checkCreate(req *channels.CreateRequest) error {

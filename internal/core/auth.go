@@ -46,40 +46,9 @@ func (s *Service) Authenticate(ctx context.Context, method, path string, p map[s
 	if !v2 && e.MinSignVersion == 2 {
 		return nil, newErr(paytype.CodeBadSign, "this app accepts only signature version v2 (version=v2 with timestamp and nonce)")
 	}
-	var ts, expires int64 = 0, DefaultExpires
-	_, hasTS := p["timestamp"]
-	if hasTS {
-		var err error
-		if ts, err = strconv.ParseInt(p["timestamp"], 10, 64); err != nil || ts <= 0 {
-			return nil, invalid("timestamp", "must be a time in milliseconds since the epoch")
-		}
-		if err := notSeconds("timestamp", ts); err != nil {
-			return nil, err
-		}
-	}
-	if raw, ok := p["expires"]; ok {
-		var err error
-		if expires, err = strconv.ParseInt(raw, 10, 64); err != nil || expires < 0 {
-			return nil, invalid("expires", "must be a non-negative number of milliseconds")
-		}
-		// A validity under a second cannot survive clock skew and transit;
-		// such a value is a number of seconds sent by mistake.
-		if expires > 0 && expires < 1000 {
-			return nil, invalid("expires", "must be milliseconds; %d looks like seconds (%d s is %d ms)", expires, expires, expires*1000)
-		}
-		expires = min(expires, MaxExpires)
-	}
-	nonce := p["nonce"]
-	if v2 {
-		if !hasTS {
-			return nil, missing("timestamp (signature v2)")
-		}
-		if nonce == "" {
-			return nil, missing("nonce (signature v2)")
-		}
-		if !nonceRE.MatchString(nonce) {
-			return nil, invalid("nonce", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-		}
+	w, err := parseWindow(p, v2)
+	if err != nil {
+		return nil, err
 	}
 	base := sign.BaseString(method, path, p)
 	want, rule := sign.V1(base, e.Secret), "v1: MD5 of the URL-encoded METHOD + path + sorted name=value pairs + secret"
@@ -89,23 +58,82 @@ func (s *Service) Authenticate(ctx context.Context, method, path string, p map[s
 	if !sign.Equal(got, want) {
 		return nil, s.badSign(ctx, &e.App, base, rule, v2)
 	}
-	now := s.utcNow()
-	if hasTS {
-		t := time.UnixMilli(ts)
-		if now.After(t.Add(time.Duration(expires) * time.Millisecond)) {
-			return nil, newErr(paytype.CodeExpired, "request expired: timestamp + expires (%d ms) is in the past", expires)
-		}
-		if t.After(now.Add(MaxFutureSkew)) {
-			return nil, newErr(paytype.CodeExpired, "timestamp is more than 5 minutes in the future")
-		}
+	if err := w.fresh(s.utcNow()); err != nil {
+		return nil, err
 	}
 	if v2 {
-		until := time.UnixMilli(ts).Add(time.Duration(expires) * time.Millisecond).UTC()
-		if err := s.useNonce(ctx, e.ID, nonce, until); err != nil {
+		if err := s.useNonce(ctx, e.ID, w.nonce, w.until()); err != nil {
 			return nil, err
 		}
 	}
 	return &e.App, nil
+}
+
+// window is when a signed request may be accepted: from its timestamp
+// (ms; none for a v1 request without one) for expires ms, with its nonce.
+type window struct {
+	ts, expires int64
+	hasTS       bool
+	nonce       string
+}
+
+// parseWindow reads and checks the syntax of timestamp, expires and (v2)
+// nonce.
+func parseWindow(p map[string]string, v2 bool) (window, error) {
+	w := window{expires: DefaultExpires, nonce: p["nonce"]}
+	_, w.hasTS = p["timestamp"]
+	if w.hasTS {
+		var err error
+		if w.ts, err = strconv.ParseInt(p["timestamp"], 10, 64); err != nil || w.ts <= 0 {
+			return w, invalid("timestamp", "must be a time in milliseconds since the epoch")
+		}
+		if err := notSeconds("timestamp", w.ts); err != nil {
+			return w, err
+		}
+	}
+	if raw, ok := p["expires"]; ok {
+		var err error
+		if w.expires, err = strconv.ParseInt(raw, 10, 64); err != nil || w.expires < 0 {
+			return w, invalid("expires", "must be a non-negative number of milliseconds")
+		}
+		// A validity under a second cannot survive clock skew and transit;
+		// such a value is a number of seconds sent by mistake.
+		if w.expires > 0 && w.expires < 1000 {
+			return w, invalid("expires", "must be milliseconds; %d looks like seconds (%d s is %d ms)", w.expires, w.expires, w.expires*1000)
+		}
+		w.expires = min(w.expires, MaxExpires)
+	}
+	if !v2 {
+		return w, nil
+	}
+	switch {
+	case !w.hasTS:
+		return w, missing("timestamp (signature v2)")
+	case w.nonce == "":
+		return w, missing("nonce (signature v2)")
+	case !nonceRE.MatchString(w.nonce):
+		return w, invalid("nonce", "must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	return w, nil
+}
+
+// until is when the request stops being acceptable.
+func (w window) until() time.Time {
+	return time.UnixMilli(w.ts).Add(time.Duration(w.expires) * time.Millisecond).UTC()
+}
+
+// fresh checks the window against now: not expired, not from the future.
+func (w window) fresh(now time.Time) error {
+	if !w.hasTS {
+		return nil
+	}
+	if now.After(w.until()) {
+		return newErr(paytype.CodeExpired, "request expired: timestamp + expires (%d ms) is in the past", w.expires)
+	}
+	if time.UnixMilli(w.ts).After(now.Add(MaxFutureSkew)) {
+		return newErr(paytype.CodeExpired, "timestamp is more than 5 minutes in the future")
+	}
+	return nil
 }
 
 // useNonce records nonce as used until the request carrying it could no

@@ -300,16 +300,24 @@ func channelError(ctx context.Context, s *Service, provider string, wechatCode p
 	return &paytype.Error{Code: code, Msg: fmt.Sprintf("the channel could not %s (no answer or an unreadable one); retry with the same parameters", what), Err: err}
 }
 
+// findCharge reads charge outTradeNo of appID on db (10008 when there is
+// none).
 func (s *Service) findCharge(ctx context.Context, db *gorm.DB, appID, outTradeNo string) (*models.Charge, error) {
-	var c models.Charge
-	err := s.charges(db.WithContext(ctx)).Where("app_id = ? AND out_trade_no = ?", appID, outTradeNo).Take(&c).Error
+	return findByNo[models.Charge](ctx, s.charges(db), appID, "out_trade_no", outTradeNo, "charge with outTradeNo")
+}
+
+// findByNo reads the row of appID whose column col is no (a merchant's
+// number) from table q; a missing one is a 10008 naming what.
+func findByNo[T any](ctx context.Context, q *gorm.DB, appID, col, no, what string) (*T, error) {
+	var row T
+	err := q.WithContext(ctx).Where("app_id = ? AND "+col+" = ?", appID, no).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, newErr(paytype.CodeNotFound, "no charge with outTradeNo %s", outTradeNo)
+		return nil, newErr(paytype.CodeNotFound, "no %s %s", what, no)
 	}
 	if err != nil {
 		return nil, internal(err)
 	}
-	return &c, nil
+	return &row, nil
 }
 
 // chargeOn finds the charge outTradeNo of appID on channel code.

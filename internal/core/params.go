@@ -71,8 +71,20 @@ func ValidateChannel(code channels.Code) error {
 }
 
 // normalizeCharge fills defaults and checks every rule of SPEC 2.3, in the
-// document's parameter order.
+// document's parameter order (the first parameter that breaks one is the
+// one named), in three parts.
 func normalizeCharge(p *paytype.CreateChargeParams, app *paytype.App) error {
+	if err := checkOrder(p); err != nil {
+		return err
+	}
+	if err := checkSubjectAndTimes(p); err != nil {
+		return err
+	}
+	return checkExtras(p, app)
+}
+
+// checkOrder checks channel, outTradeNo, feeType, totalFee and clientIp.
+func checkOrder(p *paytype.CreateChargeParams) error {
 	if err := ValidateChannel(p.Channel); err != nil {
 		return err
 	}
@@ -96,6 +108,11 @@ func normalizeCharge(p *paytype.CreateChargeParams, app *paytype.App) error {
 	if a, err := netip.ParseAddr(p.ClientIP); err != nil || a.Zone() != "" {
 		return invalid("clientIp", "must be an IPv4 or IPv6 address")
 	}
+	return nil
+}
+
+// checkSubjectAndTimes checks subject, body, created and timeExpire.
+func checkSubjectAndTimes(p *paytype.CreateChargeParams) error {
 	if err := text("subject", p.Subject, true, maxSubjectChars); err != nil {
 		return err
 	}
@@ -116,6 +133,12 @@ func normalizeCharge(p *paytype.CreateChargeParams, app *paytype.App) error {
 	} else if p.TimeExpire < MinTimeExpire || p.TimeExpire > MaxTimeExpire {
 		return invalid("timeExpire", "must be from %d to %d seconds", MinTimeExpire, MaxTimeExpire)
 	}
+	return nil
+}
+
+// checkExtras checks analysis, attach, description, returnUrl and
+// wx.openid.
+func checkExtras(p *paytype.CreateChargeParams, app *paytype.App) error {
 	if p.Analysis != "" {
 		var obj map[string]any
 		if len(p.Analysis) > maxAnalysisBytes || json.Unmarshal([]byte(p.Analysis), &obj) != nil || obj == nil {
@@ -136,10 +159,7 @@ func normalizeCharge(p *paytype.CreateChargeParams, app *paytype.App) error {
 	if p.Channel == channels.WxJsapi && p.OpenID == "" {
 		return missing("wx.openid")
 	}
-	if err := text("wx.openid", p.OpenID, false, maxOpenIDChars); err != nil {
-		return err
-	}
-	return nil
+	return text("wx.openid", p.OpenID, false, maxOpenIDChars)
 }
 
 // text checks a free-text parameter: valid UTF-8, no control characters,

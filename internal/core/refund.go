@@ -360,16 +360,10 @@ func accountProvider(acct string) string {
 	return ""
 }
 
+// findRefund reads refund outRefundNo of appID on db (10008 when there is
+// none).
 func (s *Service) findRefund(ctx context.Context, db *gorm.DB, appID, outRefundNo string) (*models.Refund, error) {
-	var r models.Refund
-	err := s.refunds(db.WithContext(ctx)).Where("app_id = ? AND out_refund_no = ?", appID, outRefundNo).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, newErr(paytype.CodeNotFound, "no refund with outRefundNo %s", outRefundNo)
-	}
-	if err != nil {
-		return nil, internal(err)
-	}
-	return &r, nil
+	return findByNo[models.Refund](ctx, s.refunds(db), appID, "out_refund_no", outRefundNo, "refund with outRefundNo")
 }
 
 // validateRefundQuery accepts a merchant's outRefundNo or the number of an

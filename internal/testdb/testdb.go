@@ -50,7 +50,9 @@ const (
 )
 
 // Open returns a fresh database of kind for t, or skips t when the server's
-// DSN is not set.
+// DSN is not set. One case per database, each a short recipe (create the
+// schema or database, open it, drop it at cleanup): long only because
+// there are three.
 func Open(t testing.TB, kind Kind) *gorm.DB {
 	t.Helper()
 	cfg := &gorm.Config{Logger: logger.Discard}

@@ -495,6 +495,10 @@ func (f *Fake) Post(ctx context.Context, target string, v url.Values) (int, stri
 
 // ---- the gateway ----
 
+// serve is the gateway: it verifies the request's signature as Alipay does,
+// then dispatches on method. It is long because it is the one place that
+// lists every gateway method the fake answers, side by side; each case is a
+// few lines.
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == BillPath {
 		f.serveBill(w, r)
@@ -722,6 +726,9 @@ var productFor = map[string]string{
 	MethodAppPay:  "QUICK_MSECURITY_PAY",
 }
 
+// serveCashier answers a page, wap or app order as Alipay's cashier would:
+// it checks the fields of the order (one case per rule), then opens the
+// trade. Long because the rules are a flat list, read best in one place.
 func (f *Fake) serveCashier(w http.ResponseWriter, method string, p url.Values, biz map[string]any) {
 	no, subject := str(biz, "out_trade_no"), str(biz, "subject")
 	total, ok := fen(str(biz, "total_amount"))

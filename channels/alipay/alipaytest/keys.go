@@ -75,6 +75,8 @@ var idSeq atomic.Int64
 
 // NewKeys generates a fresh application key pair and a fresh fake-Alipay key
 // pair (and, in CertMode, a throwaway CA issuing a certificate for each).
+// One straight sequence of key and certificate generation, long because
+// certificate mode needs each certificate built in turn.
 func NewKeys(t testing.TB, mode Mode) *Keys {
 	t.Helper()
 	n := idSeq.Add(1)

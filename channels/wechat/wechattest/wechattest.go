@@ -531,6 +531,9 @@ type prepayBody struct {
 	} `json:"scene_info"`
 }
 
+// prepay answers a prepay of kind (native, jsapi, app, h5) as WeChat Pay
+// would: the rules of every kind in one flat list of cases, then the
+// answer of each kind. Long because the list is read best in one place.
 func (s *Server) prepay(w http.ResponseWriter, kind string, body []byte) {
 	var b prepayBody
 	if err := json.Unmarshal(body, &b); err != nil {
@@ -838,7 +841,10 @@ func RefundPlaintext(mchID string, r *Refund) map[string]any {
 }
 
 // BuildNotification returns the body and headers of n: the plaintext
-// encrypted with the APIv3 key, wrapped in the envelope, signed.
+// encrypted with the APIv3 key, wrapped in the envelope, signed. Long
+// because it builds the resource, encrypts it and signs the envelope in
+// one straight sequence, as a reader checks it against WeChat Pay's
+// documentation.
 func (s *Server) BuildNotification(n Notification) ([]byte, http.Header, error) {
 	body := n.Body
 	if body == nil {
