@@ -29,6 +29,12 @@ const (
 	// EventRefundFailed: the channel refused a refund; Data holds
 	// refund-result fields.
 	EventRefundFailed EventType = "refund.failed"
+	// EventRefundAbnormal: WeChat Pay could not pay a refund to the buyer
+	// (status ABNORMAL; the money left the merchant's account). It is not
+	// final: a person settles it in the merchant platform, then
+	// EventRefundSucceeded or EventRefundFailed follows. Data holds
+	// refund-result fields.
+	EventRefundAbnormal EventType = "refund.abnormal"
 )
 
 // Webhook header names.

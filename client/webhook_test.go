@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/gopaycenter/paycenter/hooks"
 )
 
 const webhookBody = `{"id":"evt_01","type":"charge.succeeded","created":1508401466000,"data":{"channel":"WX_NATIVE","outTradeNo":"o1","hasPay":true,"payTime":1508401466000,"returnUrl":null,"attach":"a1","status":"PAID","totalFee":100}}`
@@ -157,5 +159,21 @@ func TestGenerateTestSignedWebhook(t *testing.T) {
 	}
 	if err := VerifyWebhook(fresh.Payload, fresh.Header, "other", 0); !errors.Is(err, ErrInvalidSignature) {
 		t.Errorf("wrong secret: %v", err)
+	}
+}
+
+// TestEventTypesAreTheServers: every event type the server emits has its
+// constant here, spelled the same.
+func TestEventTypesAreTheServers(t *testing.T) {
+	for server, ours := range map[string]EventType{
+		hooks.ChargeSucceeded: EventChargeSucceeded,
+		hooks.ChargeClosed:    EventChargeClosed,
+		hooks.RefundSucceeded: EventRefundSucceeded,
+		hooks.RefundFailed:    EventRefundFailed,
+		hooks.RefundAbnormal:  EventRefundAbnormal,
+	} {
+		if string(ours) != server {
+			t.Errorf("client event type %q, server %q", ours, server)
+		}
 	}
 }
