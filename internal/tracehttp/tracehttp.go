@@ -4,6 +4,13 @@
 // a delivery attempt) and in that span's tracer provider, so that spans go
 // where the pay center's own go.
 //
+// Only spans: a request whose parent span does not record (no provider
+// installed, or not sampled) goes straight to the transport, untouched, and
+// otelhttp's own metrics are off. The pay center's metrics already time
+// every channel call and delivery attempt; otelhttp's per-request work (a
+// clone of the request, its attribute sets) would otherwise be paid on
+// every call for nothing.
+//
 // The spans' url.full carries no query and, where the caller templates it,
 // no identifier in the path: the channels put order numbers in paths and
 // tokens in the bill downloads' queries, and neither belongs in a trace.
@@ -14,6 +21,7 @@ import (
 	"net/url"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -35,11 +43,16 @@ func Client(hc *http.Client, path func(string) string) *http.Client {
 		base = http.DefaultTransport
 	}
 	c.Transport = &transport{
-		Transport: otelhttp.NewTransport(redact{next: base, path: path}),
-		base:      base,
+		Transport: otelhttp.NewTransport(redact{next: base, path: path},
+			otelhttp.WithFilter(parentRecords), otelhttp.WithMeterProvider(noop.NewMeterProvider())),
+		base: base,
 	}
 	return &c
 }
+
+// parentRecords reports whether the request's context carries a span that
+// records: its child would too (with the usual parent-based sampling).
+func parentRecords(r *http.Request) bool { return trace.SpanFromContext(r.Context()).IsRecording() }
 
 // transport is otelhttp's, which cannot close idle connections, with the
 // base transport's CloseIdleConnections (http.Client.CloseIdleConnections
