@@ -18,8 +18,8 @@ func (r *Reconciler) RunDue(ctx context.Context) int {
 	now := r.o.Now()
 	day := channels.DayOf(now).AddDays(-1)
 	n := 0
-	var errs []error
-	defer func() { r.o.Telemetry.WorkerRun(ctx, telemetry.WorkerReconcile, n, errors.Join(errs...)) }()
+	var failed error // a run that failed (not a bill not ready yet), for the metrics
+	defer func() { r.o.Telemetry.WorkerRun(ctx, telemetry.WorkerReconcile, n, failed) }()
 	for _, provider := range Providers {
 		if now.Before(day.End().Add(r.at(provider))) {
 			continue
@@ -34,7 +34,7 @@ func (r *Reconciler) RunDue(ctx context.Context) int {
 				n++
 			}
 			if err != nil && !errors.Is(err, channels.ErrBillNotReady) {
-				errs = append(errs, err)
+				failed = err
 			}
 			if err != nil && id == 0 {
 				r.o.Logger.ErrorContext(ctx, "paycenter: reconciliation worker", "account", acct, "billDay", day.String(), "err", err)
