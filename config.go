@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter/channels"
@@ -85,8 +88,26 @@ type Config struct {
 	// hooks. Default none.
 	Hooks []hooks.Hook
 
-	// Logger receives the pay center's logs. Default slog.Default().
+	// Logger receives the pay center's logs. Default slog.Default(). Every
+	// record is logged with the context of its request or worker (the
+	// ...Context methods), so a handler that reads the context (trace and
+	// span ids) sees them; a request's lines also carry its requestId.
 	Logger *slog.Logger
+
+	// MeterProvider receives the pay center's metrics (README,
+	// "Observability"): instruments of the meter named
+	// "github.com/gopaycenter/paycenter", made once in New. Default
+	// otel.GetMeterProvider(): nothing is recorded until the host installs a
+	// provider with otel.SetMeterProvider (before or after New).
+	MeterProvider metric.MeterProvider
+
+	// TracerProvider receives the pay center's spans: API requests (the
+	// children of the host's span or of the request's traceparent), channel
+	// calls with their HTTP requests, status moves and delivery attempts.
+	// Default otel.GetTracerProvider(): no spans until the host installs a
+	// provider with otel.SetTracerProvider. Spans carry no order number,
+	// secret, signature or body.
+	TracerProvider trace.TracerProvider
 
 	// Now is the clock. Default time.Now. Tests set it.
 	Now func() time.Time
@@ -231,6 +252,27 @@ func (c Config) withDefaults() Config {
 	c.BasePath = strings.TrimRight(c.BasePath, "/")
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return c
+}
+
+// providers lists the providers of the configured channels and of the
+// sandbox sb (when not nil), once each: the metrics' provider attribute.
+func (c *Config) providers(sb channels.Channel) []string {
+	var out []string
+	add := func(ch channels.Channel) {
+		if ch != nil && !slices.Contains(out, ch.Provider()) {
+			out = append(out, ch.Provider())
+		}
+	}
+	add(sb)
+	for _, ch := range c.Channels {
+		add(ch)
+	}
+	for _, a := range c.Apps {
+		for _, ch := range a.Channels {
+			add(ch)
+		}
+	}
+	return out
 }
 
 // realChannels reports whether any real (non-sandbox) channel is

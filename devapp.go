@@ -63,7 +63,7 @@ func (pc *PayCenter) loadDevApp(ctx context.Context) error {
 	if cfg.SkipMigrate && !pc.db.Migrator().HasTable(pc.tables.Settings) {
 		dev := App{ID: devAppID, Key: randomHex(16), Secret: randomHex(24), NotifyURL: cfg.DevNotifyURL, Development: true}
 		pc.apps = []App{dev}
-		cfg.Logger.Warn("paycenter: no apps configured; generated a development app (sandbox mode) that is not stored: "+
+		cfg.Logger.WarnContext(ctx, "paycenter: no apps configured; generated a development app (sandbox mode) that is not stored: "+
 			"table "+pc.tables.Settings+" does not exist yet (SkipMigrate), so its key and secret change on the next start",
 			"appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
 		return nil
@@ -77,6 +77,6 @@ func (pc *PayCenter) loadDevApp(ctx context.Context) error {
 	if created {
 		what = "generated a development app and stored it in " + pc.tables.Settings
 	}
-	cfg.Logger.Info("paycenter: no apps configured; "+what+" (sandbox mode)", "appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
+	cfg.Logger.InfoContext(ctx, "paycenter: no apps configured; "+what+" (sandbox mode)", "appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
 	return nil
 }

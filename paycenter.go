@@ -24,6 +24,7 @@ import (
 	"github.com/gopaycenter/paycenter/internal/delivery"
 	"github.com/gopaycenter/paycenter/internal/reconcile"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -104,6 +105,7 @@ type PayCenter struct {
 	bills   *reconcile.Reconciler
 	sandbox *sandbox.Channel
 	apps    []App
+	tel     *telemetry.Telemetry
 	once    sync.Once
 	ownRead *gorm.DB // the reader pool New opened for its own SQLite file
 
@@ -124,7 +126,7 @@ func New(cfg Config) (*PayCenter, error) {
 
 	sandboxOn := cfg.Sandbox == SandboxOn || (cfg.Sandbox == SandboxAuto && !cfg.realChannels())
 	if cfg.Sandbox == SandboxOn && cfg.realChannels() {
-		cfg.Logger.Warn("paycenter: sandbox mode is on beside real channels: the codes they do not serve are simulated, " +
+		cfg.Logger.WarnContext(context.Background(), "paycenter: sandbox mode is on beside real channels: the codes they do not serve are simulated, "+
 			"and anyone can mark those charges paid through /sandbox/pay; use this only in development")
 	}
 	if len(pc.apps) == 0 && !sandboxOn {
@@ -170,6 +172,10 @@ func New(cfg Config) (*PayCenter, error) {
 			return nil, err
 		}
 	}
+	if pc.tel, err = telemetry.New(cfg.MeterProvider, cfg.TracerProvider, cfg.providers(sb)); err != nil {
+		pc.closeDB()
+		return nil, fmt.Errorf("paycenter: metrics: %w", err)
+	}
 	pc.svc, err = core.New(core.Options{
 		DB: pc.db, ReadDB: cfg.ReadDB, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
 		BasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Logger: cfg.Logger, Now: cfg.Now,
@@ -178,13 +184,14 @@ func New(cfg Config) (*PayCenter, error) {
 			AllowPrivateNetworks: cfg.Webhook.AllowPrivateNetworks},
 		Workers: core.WorkerOptions{PollInterval: cfg.Workers.PollInterval, BatchSize: cfg.Workers.BatchSize,
 			Concurrency: cfg.Workers.Concurrency},
-		RefundLatePayments: cfg.LatePayment == LatePaymentRefund,
+		RefundLatePayments: cfg.LatePayment == LatePaymentRefund, Telemetry: pc.tel,
 	})
 	if err != nil {
+		pc.tel.Close()
 		pc.closeDB()
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
 	}
-	pc.bills = reconcile.New(reconcile.Options{DB: pc.svc.Store(), Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger,
+	pc.bills = reconcile.New(reconcile.Options{DB: pc.svc.Store(), Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger, Telemetry: pc.tel,
 		Now: cfg.Now, At: cfg.Reconcile.At, RetryInterval: cfg.Reconcile.RetryInterval, PollInterval: cfg.Reconcile.PollInterval})
 	return pc, nil
 }
@@ -353,6 +360,9 @@ func (pc *PayCenter) Close() error {
 		pc.Stop(context.Background())
 		if pc.svc != nil {
 			pc.svc.Close()
+		}
+		if pc.tel != nil {
+			pc.tel.Close()
 		}
 		err = pc.closeDB()
 	})

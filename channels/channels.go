@@ -205,7 +205,9 @@ type Channel interface {
 	// e.g. "/web/paynotify"). It reads the body it needs; body holds the
 	// raw bytes already read by the pay center for audit, and r.Body is
 	// positioned at their start. A nil Notification with a nil error means
-	// "verified, nothing to do" (acknowledged).
+	// "verified, nothing to do" (acknowledged). A signature that does not
+	// verify is an error matching ErrBadSignature (see SignatureError), so
+	// that the metrics count it apart from a malformed body.
 	ParseNotification(ctx context.Context, r *http.Request, path string) (*Notification, error)
 
 	// Ack writes the channel's own answer to a notification: the success
@@ -261,6 +263,19 @@ var ErrAlreadyPaid = errors.New("channels: order already paid")
 // (and pay) one until they expire. The pay center closes the charge locally
 // and keeps asking the channel until the expiry has passed.
 var ErrNotOpened = errors.New("channels: no order at the channel yet; the handed-out parameters can still open one")
+
+// ErrBadSignature is matched (errors.Is) by ParseNotification's error
+// when the notification's signature did not verify.
+var ErrBadSignature = errors.New("channels: notification signature not verified")
+
+// SignatureError returns an error with text msg that matches
+// ErrBadSignature.
+func SignatureError(msg string) error { return &signatureError{msg} }
+
+type signatureError struct{ msg string }
+
+func (e *signatureError) Error() string        { return e.msg }
+func (e *signatureError) Is(target error) bool { return target == ErrBadSignature }
 
 // Error is a definite answer from a channel: it understood the request and
 // refused it. Any other error from an adapter means the outcome is unknown

@@ -112,6 +112,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return err
 	}
 	defer closeDB()
+	meters, metrics, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	defer meters.Shutdown(context.WithoutCancel(ctx))
+	cfg.MeterProvider = meters
 
 	generated := len(cfg.Apps) == 0
 	if generated && len(cfg.Channels) == 0 {
@@ -148,6 +154,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
 		return err
 	}
+	registerObservability(r, pc, metrics)
 
 	if hooks.beforeListen != nil {
 		hooks.beforeListen(listenAddr)
@@ -379,6 +386,7 @@ func printBanner(w io.Writer, fc *fileConfig, listenAddr string, pc *paycenter.P
 	fmt.Fprintf(w, "paycenter example listening on %s%s\n", fc.PublicURL, fc.BasePath)
 	fmt.Fprintf(w, "open the demo shop: %s%s/ (admin: %s%s/admin)\n", fc.PublicURL, shopPrefix, fc.PublicURL, shopPrefix)
 	fmt.Fprintf(w, "API description (OpenAPI 3.1): %s%s\n", fc.PublicURL, openAPIPath)
+	fmt.Fprintf(w, "metrics (Prometheus): %s%s, health: %s%s\n", fc.PublicURL, metricsPath, fc.PublicURL, healthPath)
 	if host, _, _ := net.SplitHostPort(listenAddr); isUnspecified(host) {
 		fmt.Fprintf(w, "listening on every interface: a phone on this network opens http://<this machine's LAN IP>:%s/shop/%s\n",
 			portOf(listenAddr), lanHint(fc))

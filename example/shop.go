@@ -163,13 +163,13 @@ func (s *shop) hooks() []hooks.Hook {
 				Where("no = ? AND receipt_sent_at IS NULL", ev.Charge.OutTradeNo).
 				Update("receipt_sent_at", time.Now().UTC())
 			if res.Error == nil && res.RowsAffected == 1 {
-				s.log.Info("shop: e-mailed the receipt", "order", ev.Charge.OutTradeNo, "event", ev.ID)
+				s.log.InfoContext(ctx, "shop: e-mailed the receipt", "order", ev.Charge.OutTradeNo, "event", ev.ID)
 			}
 			return res.Error
 		}),
 		hooks.AfterRefundFunc(func(ctx context.Context, ev *hooks.Event) error {
 			if ev.Charge.AppID == s.app.ID {
-				s.log.Info("shop: e-mailed the refund notice", "order", ev.Charge.OutTradeNo,
+				s.log.InfoContext(ctx, "shop: e-mailed the refund notice", "order", ev.Charge.OutTradeNo,
 					"refund", ev.Refund.OutRefundNo, "status", ev.Refund.Status, "event", ev.ID)
 			}
 			return nil
@@ -250,7 +250,7 @@ func (s *shop) register(r *gin.Engine) {
 func (s *shop) sameOrigin(cop *http.CrossOriginProtection) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := cop.Check(c.Request); err != nil {
-			s.log.Warn("shop: cross-site request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
+			s.log.WarnContext(c.Request.Context(), "shop: cross-site request refused", "method", c.Request.Method, "path", c.Request.URL.Path,
 				"origin", c.GetHeader("Origin"), "secFetchSite", c.GetHeader("Sec-Fetch-Site"))
 			s.fail(c, http.StatusForbidden, "Cross-site request refused",
 				errors.New("this form was submitted from another site; the shop accepts its own forms only"))
@@ -266,7 +266,7 @@ func (s *shop) render(c *gin.Context, status int, page string, data gin.H) {
 	data["App"] = s.app.ID
 	var b bytes.Buffer
 	if err := s.pages[page].Execute(&b, data); err != nil {
-		s.log.Error("shop: render", "page", page, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "shop: render", "page", page, "err", err)
 		c.String(http.StatusInternalServerError, "rendering failed")
 		return
 	}
@@ -393,7 +393,7 @@ func (s *shop) closedAtPayCenter(c *gin.Context, o *shopOrder, err error) bool {
 		return false
 	}
 	if cerr := s.closeOrder(s.db.WithContext(ctx), o.No); cerr != nil {
-		s.log.Error("shop: close order", "order", o.No, "err", cerr)
+		s.log.ErrorContext(ctx, "shop: close order", "order", o.No, "err", cerr)
 		return false
 	}
 	return true
@@ -556,11 +556,11 @@ func (s *shop) webhook(c *gin.Context) {
 	}
 	ev, err := client.ParseWebhook(payload, c.Request.Header, s.app.Secret, client.DefaultTolerance)
 	if err != nil {
-		s.log.Warn("shop: webhook refused", "err", err)
+		s.log.WarnContext(c.Request.Context(), "shop: webhook refused", "err", err)
 		c.String(http.StatusBadRequest, "invalid webhook")
 		return
 	}
-	s.log.Info("shop: webhook", "id", ev.ID, "type", ev.Type)
+	s.log.InfoContext(c.Request.Context(), "shop: webhook", "id", ev.ID, "type", ev.Type)
 	c.Status(http.StatusNoContent)
 }
 

@@ -11,14 +11,17 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/core"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -37,6 +40,8 @@ type Service interface {
 	Logger() *slog.Logger
 	// Path is a route's path as mounted (router group + BasePath + route).
 	Path(route string) string
+	// Telemetry records the requests' metrics and spans.
+	Telemetry() *telemetry.Telemetry
 }
 
 // Options configure Register.
@@ -49,19 +54,48 @@ type Options struct {
 //
 // The API routes accept every method and answer a wrong one with 10002,
 // since the host's engine decides whether Gin itself would answer 405.
+// Every route has a span and is counted (observe), and gives the request
+// its id (requestID).
 func Register(r gin.IRouter, svc Service, o Options) {
 	h := &handler{svc: svc}
 	g := r.Group(o.BasePath)
-	api := g.Group("/api", h.requestID)
-	api.Any("/charges", h.api(post, h.createCharge))
-	api.Any("/charges/pay-result", h.api(getOrPost, h.payResult))
-	api.Any("/charges/close", h.api(post, h.closeCharge))
-	api.Any("/refunds", h.api(post, h.refund))
-	api.Any("/refunds/result", h.api(getOrPost, h.refundResult))
-	g.POST("/callbacks/:appId/:provider/*path", h.requestID, h.callback)
+	api := g.Group("/api")
+	h.handle(api, "", "/charges", h.api(post, h.createCharge))
+	h.handle(api, "", "/charges/pay-result", h.api(getOrPost, h.payResult))
+	h.handle(api, "", "/charges/close", h.api(post, h.closeCharge))
+	h.handle(api, "", "/refunds", h.api(post, h.refund))
+	h.handle(api, "", "/refunds/result", h.api(getOrPost, h.refundResult))
+	h.handle(g, http.MethodPost, "/callbacks/:appId/:provider/*path", h.callback)
 	if o.Sandbox {
-		g.GET("/sandbox/cashier/:appId/:outTradeNo", h.requestID, h.cashier)
-		g.POST("/sandbox/pay", h.requestID, h.sandboxPay)
+		h.handle(g, http.MethodGet, "/sandbox/cashier/:appId/:outTradeNo", h.cashier)
+		h.handle(g, http.MethodPost, "/sandbox/pay", h.sandboxPay)
+	}
+}
+
+// handle registers fn for method ("": every method) at relativePath on g,
+// behind observe and requestID.
+func (h *handler) handle(g *gin.RouterGroup, method, relativePath string, fn gin.HandlerFunc) {
+	route := h.svc.Telemetry().Route(path.Join(g.BasePath(), relativePath))
+	chain := []gin.HandlerFunc{h.observe(route), h.requestID, fn}
+	if method == "" {
+		g.Any(relativePath, chain...)
+	} else {
+		g.Handle(method, relativePath, chain...)
+	}
+}
+
+// observe gives the request its span (the child of the host's, or of the
+// request's traceparent) for the handlers and the engine below, and
+// records the request by route and errorCode.
+func (h *handler) observe(route *telemetry.Route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		ctx, span := route.Start(c.Request.Context(), c.Request.Method, c.Request.Header)
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		v, _ := c.Get(errorCodeKey) // render's
+		code, _ := v.(paytype.Code)
+		route.End(ctx, span, start, code, c.Writer.Status())
 	}
 }
 
@@ -104,12 +138,19 @@ func (h *handler) requestID(c *gin.Context) {
 	id := nextRequestID()
 	c.Set(requestIDKey, id)
 	c.Header(RequestIDHeader, strconv.FormatInt(id, 10))
+	if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() {
+		span.SetAttributes(telemetry.KeyRequestID.Int64(id))
+	}
 	l := h.svc.Logger().With("requestId", id)
 	c.Request = c.Request.WithContext(core.WithLogger(c.Request.Context(), l))
 	c.Next()
 }
 
-const requestIDKey = "paycenter.requestId"
+// The gin context keys of the request id and of the errorCode answered.
+const (
+	requestIDKey = "paycenter.requestId"
+	errorCodeKey = "paycenter.errorCode"
+)
 
 var lastRequestID atomic.Int64
 
@@ -140,11 +181,12 @@ func (h *handler) render(c *gin.Context, result any, err error) {
 	id := c.GetInt64(requestIDKey)
 	if err != nil {
 		e := core.AsError(err)
-		l := h.logger(c)
+		c.Set(errorCodeKey, e.Code)
+		l, ctx := h.logger(c), c.Request.Context()
 		if e.Code == paytype.CodeInternal {
-			l.Error("paycenter: request failed", "path", c.Request.URL.Path, "err", e.Err)
+			l.ErrorContext(ctx, "paycenter: request failed", "path", c.Request.URL.Path, "err", e.Err)
 		} else {
-			l.Info("paycenter: request refused", "path", c.Request.URL.Path, "errorCode", e.Code, "errorMsg", e.Msg)
+			l.InfoContext(ctx, "paycenter: request refused", "path", c.Request.URL.Path, "errorCode", e.Code, "errorMsg", e.Msg)
 		}
 		c.JSON(http.StatusOK, envelope{RequestID: id, ErrorCode: e.Code, ErrorMsg: e.Msg})
 		return

@@ -39,7 +39,7 @@ func (h *handler) cashier(c *gin.Context) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
 	if err := cashierTmpl.Execute(c.Writer, data); err != nil {
-		h.logger(c).Error("paycenter: render sandbox cashier", "err", err)
+		h.logger(c).ErrorContext(c.Request.Context(), "paycenter: render sandbox cashier", "err", err)
 	}
 }
 
@@ -85,7 +85,7 @@ func (h *handler) sandboxPay(c *gin.Context) {
 				status = http.StatusBadRequest
 			default:
 				status = http.StatusInternalServerError
-				h.logger(c).Error("paycenter: sandbox pay failed", "err", err)
+				h.logger(c).ErrorContext(c.Request.Context(), "paycenter: sandbox pay failed", "err", err)
 			}
 			msg = e.Msg // never the internal cause
 		}

@@ -5,12 +5,16 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Without Config.HTTPClient the adapter gets its own client with a timeout,
-// never http.DefaultClient (which has none); a given client is used as is.
+// never http.DefaultClient (which has none); a given client keeps its
+// settings and its transport (wrapped for tracing), and is not changed.
 func TestDefaultHTTPClient(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -32,12 +36,26 @@ func TestDefaultHTTPClient(t *testing.T) {
 	if ch.Gateway() != SandboxGateway {
 		t.Fatalf("gateway %q", ch.Gateway())
 	}
-	own := &http.Client{}
+	hostTransport := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return nil, errors.New("the host's transport was reached for " + r.URL.Host)
+	})
+	own := &http.Client{Timeout: 7 * time.Second, Transport: hostTransport}
 	cfg.HTTPClient, cfg.Production = own, true
 	if ch, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if ch.client.Client != own || ch.Gateway() != ProductionGateway {
-		t.Fatalf("given client not used, or gateway %q", ch.Gateway())
+	if ch.Gateway() != ProductionGateway {
+		t.Fatalf("gateway %q", ch.Gateway())
+	}
+	hc := ch.client.Client
+	if hc.Timeout != 7*time.Second || own.Transport == nil || hc.Transport == own.Transport {
+		t.Fatalf("given client: timeout %v, host transport %T, adapter transport %T", hc.Timeout, own.Transport, hc.Transport)
+	}
+	if _, err := hc.Get("http://gateway.test/"); err == nil || !strings.Contains(err.Error(), "the host's transport was reached for gateway.test") {
+		t.Fatalf("the host's transport was not used: %v", err)
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

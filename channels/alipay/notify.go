@@ -39,8 +39,11 @@ func rejection(msg string) error { return &rejectionError{msg: msg} }
 // Error names the rejection (never the offending value).
 func (e *rejectionError) Error() string { return "alipay: invalid notification: " + e.msg }
 
-// Is makes every rejection match ErrInvalidNotification.
-func (e *rejectionError) Is(target error) bool { return target == ErrInvalidNotification }
+// Is makes every rejection match ErrInvalidNotification, and
+// ErrBadSignature match channels.ErrBadSignature.
+func (e *rejectionError) Is(target error) bool {
+	return target == ErrInvalidNotification || (target == channels.ErrBadSignature && error(e) == ErrBadSignature)
+}
 
 func fieldErr(kind error, field string) error { return fmt.Errorf("%w: %s", kind, field) }
 

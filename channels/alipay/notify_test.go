@@ -202,6 +202,9 @@ func TestParseNotificationForged(t *testing.T) {
 				if !errors.Is(err, alipay.ErrInvalidNotification) {
 					t.Errorf("%s: %v is not an ErrInvalidNotification", tc.name, err)
 				}
+				if errors.Is(err, channels.ErrBadSignature) != (tc.want == alipay.ErrBadSignature) {
+					t.Errorf("%s: %v matches channels.ErrBadSignature: %v", tc.name, err, errors.Is(err, channels.ErrBadSignature))
+				}
 				w := httptest.NewRecorder()
 				ch.Ack(w, err)
 				if w.Body.String() != "fail" || w.Code == http.StatusOK {

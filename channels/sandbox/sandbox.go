@@ -173,7 +173,7 @@ func (c *Channel) ParseNotification(_ context.Context, r *http.Request, path str
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !hmac.Equal([]byte(r.Header.Get(SignatureHeader)), []byte(c.mac(string(body)))) {
-		return nil, errors.New("sandbox: bad notification signature")
+		return nil, channels.SignatureError("sandbox: bad notification signature")
 	}
 	v, err := url.ParseQuery(string(body))
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+
+	"github.com/gopaycenter/paycenter/internal/tracehttp"
 )
 
 // DefaultTimeout is the timeout of the HTTP client used when
@@ -145,6 +147,9 @@ func (cfg *Config) load() (*credentials, error) {
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Timeout: DefaultTimeout}
 	}
+	// Traced: a span per request, under the pay center's channel call;
+	// inside APIBaseURL's redirect, so that it names the host reached.
+	c.httpClient = tracehttp.Client(c.httpClient, templatePath)
 	if cfg.APIBaseURL != "" {
 		u, err := url.Parse(cfg.APIBaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -270,6 +275,20 @@ func parseCertificates(text string) ([]*x509.Certificate, error) {
 		return nil, errors.New("no PEM CERTIFICATE block")
 	}
 	return certs, nil
+}
+
+// templatePath replaces the order and refund numbers (and WeChat Pay's
+// transaction ids) in an API path by "{id}", for the HTTP spans' url.full:
+// /v3/pay/transactions/out-trade-no/{id}/close.
+func templatePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i := 1; i < len(parts); i++ {
+		switch parts[i-1] {
+		case "out-trade-no", "id", "refunds":
+			parts[i] = "{id}"
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // redirectTransport sends every request to base instead of the SDK's

@@ -18,7 +18,7 @@ import (
 // contain the request, the body or key material.
 var (
 	ErrNotifyPath      = errors.New("wechat: unknown notification path")
-	ErrNotifySignature = errors.New("wechat: notification signature not verified")
+	ErrNotifySignature = channels.SignatureError("wechat: notification signature not verified") // matches channels.ErrBadSignature
 	ErrNotifyMalformed = errors.New("wechat: malformed notification")
 	ErrNotifyDecrypt   = errors.New("wechat: notification could not be decrypted")
 	ErrNotifyMerchant  = errors.New("wechat: notification is for another merchant or app")

@@ -214,6 +214,9 @@ func TestForgedNotifications(t *testing.T) {
 			if !errors.Is(err, c.want) {
 				t.Errorf("err = %v, want %v", err, c.want)
 			}
+			if errors.Is(err, channels.ErrBadSignature) != (c.want == wechat.ErrNotifySignature) {
+				t.Errorf("err = %v matches channels.ErrBadSignature: %v", err, errors.Is(err, channels.ErrBadSignature))
+			}
 			msg := err.Error()
 			if len(msg) > 120 || strings.Contains(msg, "Wechatpay") || strings.Contains(msg, "ciphertext") ||
 				strings.Contains(msg, srv.APIv3Key) || strings.Contains(msg, "&{") {

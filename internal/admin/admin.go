@@ -197,7 +197,7 @@ func asAPIError(err error) *apiError {
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asAPIError(err)
 	if e.cause != nil || e.status >= 500 {
-		h.log.Error("paycenter: admin API", "method", r.Method, "path", r.URL.Path, "status", e.status, "err", err, "cause", e.cause)
+		h.log.ErrorContext(r.Context(), "paycenter: admin API", "method", r.Method, "path", r.URL.Path, "status", e.status, "err", err, "cause", e.cause)
 	}
 	body := map[string]any{"error": e.code, "message": e.msg}
 	if e.errorCode != 0 {

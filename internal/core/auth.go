@@ -164,6 +164,6 @@ func (j *nonceJanitor) maybePurge(ctx context.Context, s *Service) {
 	err := s.db.W.WithContext(ctx).Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).
 		Delete(&models.Nonce{}).Error
 	if err != nil {
-		s.logger(ctx).Warn("paycenter: purge expired nonces", "err", err)
+		s.logger(ctx).WarnContext(ctx, "paycenter: purge expired nonces", "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -43,6 +44,9 @@ func (s *Service) CreateCharge(ctx context.Context, appID string, p paytype.Crea
 		c.LeaseUntil, c.LeaseToken = &l.Until, l.Token
 	}
 	err = s.db.Single(ctx, func(db *gorm.DB) error { return s.charges(db).Create(c).Error })
+	if err == nil {
+		s.tel.ChargeCreated(ctx, c.Channel)
+	}
 	switch {
 	case err == nil && offline:
 		return storedOrder(c)
@@ -95,6 +99,7 @@ func (s *Service) CreateChargeTx(ctx context.Context, tx *gorm.DB, appID string,
 	err = tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.charges(tx).Create(c).Error })
 	switch {
 	case err == nil:
+		s.tel.ChargeCreated(ctx, c.Channel)
 		return chargeResult(c, nil), nil
 	case !store.Duplicate(err):
 		return nil, internal(err)
@@ -204,12 +209,14 @@ func (s *Service) callLease() time.Duration { return s.timeout + leaseMargin }
 // with the time the worker first asks the channel about it.
 func (s *Service) openOrder(ctx context.Context, ch channels.Channel, c *models.Charge) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	cctx, call := s.tel.StartCall(cctx, ch.Provider(), telemetry.OpCreate, c.Channel)
 	params, err := ch.Create(cctx, &channels.CreateRequest{
 		AppID: c.AppID, Code: c.Channel, OutTradeNo: c.OutTradeNo, TotalFee: c.TotalFee,
 		Subject: c.Subject, Body: c.Body, Description: c.Description, ClientIP: c.ClientIP,
 		Attach: c.Attach, ReturnURL: c.ReturnURL, OpenID: c.OpenID, ExpireAt: c.ExpireAt,
 		CallbackURL: s.callbackURL(c.AppID, ch), Marker: c.Marker,
 	})
+	call.End(err)
 	cancel()
 	if err != nil {
 		return channelError(ctx, s, c.Channel.Provider(), paytype.CodeWechatOrder, "create the order", err)
@@ -296,7 +303,7 @@ func channelError(ctx context.Context, s *Service, provider string, wechatCode p
 	if errors.As(err, &ce) {
 		return &paytype.Error{Code: code, Msg: fmt.Sprintf("the channel refused to %s: %s", what, ce.Message), Err: err}
 	}
-	s.logger(ctx).Warn("paycenter: channel call failed", "op", what, "err", err)
+	s.logger(ctx).WarnContext(ctx, "paycenter: channel call failed", "op", what, "err", err)
 	return &paytype.Error{Code: code, Msg: fmt.Sprintf("the channel could not %s (no answer or an unreadable one); retry with the same parameters", what), Err: err}
 }
 
@@ -354,13 +361,11 @@ func (s *Service) PayResult(ctx context.Context, appID string, code channels.Cod
 	}
 	ch := e.byCode[c.Channel]
 	if q, ok := ch.(channels.Querier); ok && s.queryable(ch) && channelMayPay(c) {
-		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-		pay, err := q.QueryPayment(qctx, appID, c.Channel, c.OutTradeNo)
-		cancel()
+		pay, err := s.queryPayment(ctx, q, ch, c)
 		if err != nil {
-			s.logger(ctx).Warn("paycenter: active query failed; answering from local state", "outTradeNo", c.OutTradeNo, "err", err)
+			s.logger(ctx).WarnContext(ctx, "paycenter: active query failed; answering from local state", "outTradeNo", c.OutTradeNo, "err", err)
 		} else if after, err := s.applyPayment(ctx, e, ch, c, pay, sourceQuery, nil); err != nil {
-			s.logger(ctx).Warn("paycenter: the active query's answer was not applied", "outTradeNo", c.OutTradeNo, "err", err)
+			s.logger(ctx).WarnContext(ctx, "paycenter: the active query's answer was not applied", "outTradeNo", c.OutTradeNo, "err", err)
 		} else {
 			c = after
 		}
@@ -462,7 +467,9 @@ func (s *Service) closeAtChannel(ctx context.Context, c *models.Charge) (*models
 	how := closedAtChannel
 	if closer, ok := ch.(channels.Closer); ok && ch != nil {
 		cctx, cancel := context.WithTimeout(ctx, s.timeout)
+		cctx, call := s.tel.StartCall(cctx, ch.Provider(), telemetry.OpClose, c.Channel)
 		err := closer.ClosePayment(cctx, c.AppID, c.Channel, c.OutTradeNo)
+		call.End(err)
 		cancel()
 		switch {
 		case errors.Is(err, channels.ErrAlreadyPaid):
@@ -496,9 +503,7 @@ func (s *Service) applyPaidAtChannel(ctx context.Context, e *appEntry, ch channe
 	if !ok {
 		return nil, errors.New("the channel says the charge was paid but cannot be queried")
 	}
-	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-	pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
-	cancel()
+	pay, err := s.queryPayment(ctx, q, ch, c)
 	if err != nil {
 		return nil, err
 	}
@@ -512,10 +517,20 @@ func (s *Service) applyPaidAtChannel(ctx context.Context, e *appEntry, ch channe
 	return after, errPaidAtChannel
 }
 
+// queryPayment asks ch (q) about charge c, within the query timeout.
+func (s *Service) queryPayment(ctx context.Context, q channels.Querier, ch channels.Channel, c *models.Charge) (*channels.Payment, error) {
+	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+	defer cancel()
+	qctx, call := s.tel.StartCall(qctx, ch.Provider(), telemetry.OpQuery, c.Channel)
+	pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
+	call.End(err)
+	return pay, err
+}
+
 // releaseCharge gives up the lease l of charge id, if still held.
 func (s *Service) releaseCharge(ctx context.Context, id int64, l store.Lease) {
 	if _, err := store.Settle(ctx, s.db, s.t.Charges, id, l, nil); err != nil {
-		s.logger(ctx).Error("paycenter: release charge lease", "chargeId", id, "err", err)
+		s.logger(ctx).ErrorContext(ctx, "paycenter: release charge lease", "chargeId", id, "err", err)
 	}
 }
 
@@ -531,7 +546,7 @@ func (s *Service) CloseChargeTx(ctx context.Context, tx *gorm.DB, appID string, 
 	if _, err := s.chargeOn(ctx, tx, appID, code, outTradeNo); err != nil {
 		return nil, err
 	}
-	err := inHost(ctx, tx, func(t *txn) error {
+	err := s.inHost(ctx, tx, func(t *txn) error {
 		c, err := s.lockCharge(t, "app_id = ? AND out_trade_no = ?", appID, outTradeNo)
 		if err != nil {
 			return err

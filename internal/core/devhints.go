@@ -14,7 +14,7 @@ import (
 // debug level, and told to the caller in sandbox mode or for a development
 // app, so that a developer can diff it against the string they signed.
 func (s *Service) badSign(ctx context.Context, app *paytype.App, base, rule string, v2 bool) *paytype.Error {
-	s.logger(ctx).Debug("paycenter: sign does not match", "appId", app.ID, "baseString", base, "v2", v2)
+	s.logger(ctx).DebugContext(ctx, "paycenter: sign does not match", "appId", app.ID, "baseString", base, "v2", v2)
 	msg := "sign does not match the request (signature " + rule + ")"
 	if s.sandbox == nil && !app.Development {
 		return newErr(paytype.CodeBadSign, "%s", msg)

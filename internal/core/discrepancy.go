@@ -22,11 +22,11 @@ func (s *Service) recordDiscrepancy(ctx context.Context, d *models.Discrepancy) 
 	d.OutTradeNo, d.OutRefundNo = clean(d.OutTradeNo, 64), clean(d.OutRefundNo, 64)
 	d.TransactionID, d.Detail = clean(d.TransactionID, 64), clean(d.Detail, 500)
 	d.DedupeKey = discrepancyKey(d)
-	s.logger(ctx).Error("paycenter: discrepancy with the channel, not applied; see PayCenter.Discrepancies",
+	s.logger(ctx).ErrorContext(ctx, "paycenter: discrepancy with the channel, not applied; see PayCenter.Discrepancies",
 		"kind", d.Kind, "source", d.Source, "appId", d.AppID, "account", d.Account, "outTradeNo", d.OutTradeNo,
 		"outRefundNo", d.OutRefundNo, "localAmount", d.LocalAmount, "channelAmount", d.ChannelAmount, "detail", d.Detail)
 	if err := s.saveDiscrepancy(context.WithoutCancel(ctx), d); err != nil {
-		s.logger(ctx).Error("paycenter: store discrepancy", "kind", d.Kind, "outTradeNo", d.OutTradeNo, "err", err)
+		s.logger(ctx).ErrorContext(ctx, "paycenter: store discrepancy", "kind", d.Kind, "outTradeNo", d.OutTradeNo, "err", err)
 	}
 }
 

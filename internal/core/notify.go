@@ -14,6 +14,7 @@ import (
 	"net/http"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -41,7 +42,8 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 		ch = e.byProvider[provider]
 	}
 	if ch == nil {
-		s.logger(ctx).Warn("paycenter: notification for an unknown app or channel", "appId", clean(appID, 32), "provider", clean(provider, 16))
+		s.logger(ctx).WarnContext(ctx, "paycenter: notification for an unknown app or channel", "appId", clean(appID, 32), "provider", clean(provider, 16))
+		s.tel.Notification(ctx, "", telemetry.UnknownCallback)
 		http.Error(w, "unknown callback", http.StatusNotFound)
 		return
 	}
@@ -49,8 +51,10 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := s.auditRecord(appID, provider, path, r.Header, body)
 	var n *channels.Notification
+	parsed := false
 	if err == nil {
 		n, err = parseSafely(ctx, ch, r, path)
+		parsed = err == nil
 	}
 	if err == nil && n != nil {
 		// The audit record commits with the state change it caused.
@@ -60,10 +64,36 @@ func (s *Service) HandleNotification(ctx context.Context, appID, provider, path 
 		s.audit(ctx, rec, err == nil || n != nil, err)
 	}
 	if err != nil {
-		s.logger(ctx).Warn("paycenter: notification refused", "appId", appID, "provider", provider, "path", clean(path, 64), "err", err)
+		s.logger(ctx).WarnContext(ctx, "paycenter: notification refused", "appId", appID, "provider", provider, "path", clean(path, 64), "err", err)
 	}
+	s.tel.Notification(ctx, ch.Provider(), refusal(err, parsed))
 	ch.Ack(w, err)
 }
+
+// refusal names why a notification was refused (parsed: the channel had
+// verified and decoded it), for the metrics.
+func refusal(err error, parsed bool) telemetry.Reason {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return telemetry.Accepted
+	case errors.As(err, &tooLarge):
+		return telemetry.TooLarge
+	case errors.Is(err, channels.ErrBadSignature):
+		return telemetry.BadSignature
+	case !parsed:
+		return telemetry.BadBody
+	case errors.Is(err, errUnknownOrder):
+		return telemetry.UnknownOrder
+	case errors.Is(err, errNotApplied):
+		return telemetry.Mismatch
+	}
+	return telemetry.Internal
+}
+
+// errUnknownOrder: a verified notification names a number the app has no
+// charge or refund for; it was recorded as a discrepancy.
+var errUnknownOrder = fmt.Errorf("%w: no such order here", errNotApplied)
 
 // parseSafely runs the adapter's parser, turning a panic (some SDKs panic
 // on validly signed but malformed input) into an error.
@@ -100,7 +130,7 @@ func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channel
 			Account: account(e.ID, ch), OutTradeNo: p.OutTradeNo, TransactionID: p.TransactionID,
 			ChannelAmount: p.TotalFee, Detail: "a verified payment for a number this app has no charge for",
 		})
-		return errNotApplied
+		return errUnknownOrder
 	case channels.NotifyRefund:
 		if n.Refund == nil {
 			return errors.New("refund notification without refund")
@@ -148,6 +178,9 @@ func (s *Service) applyRefundNotification(ctx context.Context, e *appEntry, ch c
 		}
 	}
 	s.recordDiscrepancy(ctx, d)
+	if d.Kind == models.DiscrepancyRefundUnknown {
+		return errUnknownOrder
+	}
 	return errNotApplied
 }
 
@@ -187,7 +220,7 @@ func (s *Service) audit(ctx context.Context, rec *models.Notification, verified 
 		rec.Accepted, rec.Error = false, clean(err.Error(), 500)
 	}
 	if derr := s.recordAudit(context.WithoutCancel(ctx), rec); derr != nil {
-		s.logger(ctx).Error("paycenter: store notification audit record", "appId", rec.AppID, "provider", rec.Provider,
+		s.logger(ctx).ErrorContext(ctx, "paycenter: store notification audit record", "appId", rec.AppID, "provider", rec.Provider,
 			"accepted", rec.Accepted, "bodySize", rec.BodySize, "bodySha256", rec.BodySHA256, "err", derr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -64,7 +65,7 @@ func (s *Service) RefundTx(ctx context.Context, tx *gorm.DB, appID string, p pay
 		return nil, err
 	}
 	_, r, err := s.reserveRefund(ctx, tx, e, &p, func(ctx context.Context, fn func(*gorm.DB) error) error {
-		return inHost(ctx, tx, func(t *txn) error { return fn(t.DB) })
+		return s.inHost(ctx, tx, func(t *txn) error { return fn(t.DB) })
 	})
 	if err != nil {
 		return nil, err
@@ -258,16 +259,18 @@ func (s *Service) submitRefund(ctx context.Context, e *appEntry, c *models.Charg
 		return cur, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	cctx, call := s.tel.StartCall(cctx, ch.Provider(), telemetry.OpRefund, c.Channel)
 	out, err := refunder.Refund(cctx, req)
+	call.End(err)
 	cancel()
 	ctx = context.WithoutCancel(ctx) // what the channel said must be recorded
 	if err != nil && !channels.IsDefinite(err) {
 		// Unknown outcome: stay PROCESSING, not submitted; the next attempt
 		// (a retry, refund-result or the worker on its schedule) sends the
 		// same number again.
-		s.logger(ctx).Warn("paycenter: refund outcome unknown; it stays PROCESSING", "outRefundNo", r.OutRefundNo, "err", err)
+		s.logger(ctx).WarnContext(ctx, "paycenter: refund outcome unknown; it stays PROCESSING", "outRefundNo", r.OutRefundNo, "err", err)
 		if _, err := store.Settle(ctx, s.db, s.t.Refunds, r.ID, l, map[string]any{"next_check_at": s.utcNow().Add(queryDelay(r.CheckCount))}); err != nil {
-			s.logger(ctx).Error("paycenter: release refund lease", "outRefundNo", r.OutRefundNo, "err", err)
+			s.logger(ctx).ErrorContext(ctx, "paycenter: release refund lease", "outRefundNo", r.OutRefundNo, "err", err)
 		}
 		return r, nil
 	}
@@ -288,10 +291,12 @@ func (s *Service) queryRefund(ctx context.Context, e *appEntry, c *models.Charge
 		return r, nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
+	qctx, call := s.tel.StartCall(qctx, ch.Provider(), telemetry.OpRefundQuery, c.Channel)
 	out, err := rq.QueryRefund(qctx, req)
+	call.End(err)
 	cancel()
 	if err != nil {
-		s.logger(ctx).Warn("paycenter: refund query failed; answering from local state", "outRefundNo", r.OutRefundNo, "err", err)
+		s.logger(ctx).WarnContext(ctx, "paycenter: refund query failed; answering from local state", "outRefundNo", r.OutRefundNo, "err", err)
 		return r, nil
 	}
 	return s.applyRefund(ctx, r, out, sourceQuery, nil, nil)

@@ -31,12 +31,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/delivery"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -61,6 +63,8 @@ type Options struct {
 	// RefundLatePayments refunds a late payment in full, automatically
 	// (LatePayment "refund").
 	RefundLatePayments bool
+	// Telemetry records metrics and spans (the root package makes it).
+	Telemetry *telemetry.Telemetry
 }
 
 // WorkerOptions configure the background workers.
@@ -90,6 +94,7 @@ type Service struct {
 	workers    WorkerOptions
 	refundLate bool
 	sched      scheduler
+	tel        *telemetry.Telemetry
 }
 
 // appEntry is an app with the channel serving each of its codes.
@@ -118,7 +123,7 @@ func New(o Options) (*Service, error) {
 		base: strings.TrimRight(o.BasePath, "/"), public: strings.TrimRight(o.PublicURL, "/"),
 		log: o.Logger, now: o.Now, timeout: o.ChannelTimeout, qtimeout: o.QueryTimeout,
 		apps: map[string]*appEntry{}, byKey: map[string]*appEntry{},
-		workers: o.Workers, refundLate: o.RefundLatePayments,
+		workers: o.Workers, refundLate: o.RefundLatePayments, tel: o.Telemetry,
 	}
 	if len(o.Apps) == 0 {
 		return nil, fmt.Errorf("no apps configured")
@@ -130,7 +135,7 @@ func New(o Options) (*Service, error) {
 	}
 	s.outbox = delivery.New(delivery.Config{
 		DB: s.db, Tables: s.t, Hooks: s.hooks, Webhook: o.Webhook, Now: s.now, Logger: s.logger, RunHook: s.runHook,
-		Concurrency: o.Workers.Concurrency, BatchSize: o.Workers.BatchSize,
+		Concurrency: o.Workers.Concurrency, BatchSize: o.Workers.BatchSize, Telemetry: s.tel,
 		App: func(id string) (string, string, bool) {
 			e := s.apps[id]
 			if e == nil {
@@ -140,7 +145,11 @@ func New(o Options) (*Service, error) {
 		},
 	})
 	s.sched.init()
-	return s, nil
+	err := s.tel.ObserveOutbox(func(ctx context.Context) (int64, int64, time.Time, error) {
+		st, err := s.outbox.Stats(ctx)
+		return st.Pending, st.Dead, st.OldestDue, err
+	}, s.now)
+	return s, err
 }
 
 // addApp checks app a (Apps[i]) and records which channel serves each of
@@ -259,6 +268,9 @@ func LoggerFrom(ctx context.Context) *slog.Logger {
 // Logger returns the pay center's logger.
 func (s *Service) Logger() *slog.Logger { return s.log }
 
+// Telemetry returns the pay center's metrics and tracer.
+func (s *Service) Telemetry() *telemetry.Telemetry { return s.tel }
+
 func (s *Service) utcNow() time.Time { return s.now().UTC() }
 
 // runHook runs host hooks through f. A hook that panicked comes back as a
@@ -268,7 +280,7 @@ func (s *Service) runHook(ctx context.Context, f func() error) error {
 	err := f()
 	var pe *hooks.PanicError
 	if errors.As(err, &pe) {
-		s.logger(ctx).Error("paycenter: a hook panicked; the change is rolled back", "hook", pe.Hook,
+		s.logger(ctx).ErrorContext(ctx, "paycenter: a hook panicked; the change is rolled back", "hook", pe.Hook,
 			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 	}
 	return err
@@ -288,6 +300,9 @@ type txn struct {
 	// wake: the transaction made work due now for the workers (a refund
 	// to send); they are woken once it has committed.
 	wake bool
+	// moves: the moves it made, counted in the metrics once it has
+	// committed (a transaction run again does not count twice).
+	moves []telemetry.Move
 }
 
 // write runs fn in a write transaction of the pay center's own and, once it
@@ -295,31 +310,42 @@ type txn struct {
 // if it made work due for them). fn may run more than once (a transient
 // conflict).
 func (s *Service) write(ctx context.Context, fn func(t *txn) error) error {
-	var pending delivery.Pending
-	var wake bool
+	var last *txn // the run that committed
 	return s.db.Write(ctx, func(tx *gorm.DB) error {
-		t := &txn{DB: tx}
-		err := fn(t)
-		pending, wake = t.pending, t.wake
-		return err
+		last = &txn{DB: tx}
+		return fn(last)
 	}, func() {
-		s.outbox.Dispatch(pending)
-		if wake {
+		s.outbox.Dispatch(last.pending)
+		if last.wake {
 			s.sched.wake()
 		}
+		s.tel.Committed(ctx, last.moves)
 	})
 }
 
 // inHost runs fn inside the host's transaction tx, in a savepoint so that a
 // failure leaves the host's own work in tx untouched. (The host's handle
 // is not the pay center's prepared one: GORM's savepoint names are fine
-// there.)
-func inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error) error {
-	return tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&txn{DB: tx, host: true}) })
+// there.) Its moves are counted once the savepoint is released: the host's
+// commit is not the pay center's to see.
+func (s *Service) inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error) error {
+	var moves []telemetry.Move
+	err := tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		t := &txn{DB: tx, host: true}
+		err := fn(t)
+		moves = t.moves
+		return err
+	})
+	if err == nil {
+		s.tel.Committed(ctx, moves)
+	}
+	return err
 }
 
-// emit writes the outbox rows of ev in t (see delivery.Outbox.Write).
-func (s *Service) emit(t *txn, appID string, ev delivery.Event) error {
+// emit writes the outbox rows of ev in t (see delivery.Outbox.Write); the
+// span of ctx (the move's) is the parent of the attempts' spans.
+func (s *Service) emit(ctx context.Context, t *txn, appID string, ev delivery.Event) error {
+	ev.Span = trace.SpanContextFromContext(ctx)
 	var notifyURL string
 	if e := s.apps[appID]; e != nil {
 		notifyURL = e.NotifyURL

@@ -13,6 +13,7 @@ import (
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/delivery"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -31,27 +32,36 @@ import (
 //	refund  fail      PROCESSING, ABNORMAL → FAILED   OnRefund  refund.failed
 //
 // A charge is created CREATED and a refund PROCESSING (charge.go,
-// refund.go); a PAID charge and a SUCCESS or FAILED refund are final.
+// refund.go); a PAID charge and a SUCCESS or FAILED refund are final. Each
+// move has a span, named "paycenter." + its name in the table (e.g.
+// paycenter.charge.pay), and the committed moves to PAID and of refunds
+// are counted in the metrics.
 type chargeMove struct {
 	from  []models.ChargeStatus
 	to    models.ChargeStatus
 	event string
+	span  string
 }
 
 type refundMove struct {
 	from  []models.RefundStatus
 	to    models.RefundStatus
 	event string
+	span  string
 }
 
 var (
-	movePay   = chargeMove{[]models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}, models.ChargePaid, hooks.ChargeSucceeded}
-	moveClose = chargeMove{[]models.ChargeStatus{models.ChargeCreated}, models.ChargeClosed, hooks.ChargeClosed}
+	movePay = chargeMove{[]models.ChargeStatus{models.ChargeCreated, models.ChargeClosed}, models.ChargePaid, hooks.ChargeSucceeded,
+		"paycenter.charge.pay"}
+	moveClose = chargeMove{[]models.ChargeStatus{models.ChargeCreated}, models.ChargeClosed, hooks.ChargeClosed, "paycenter.charge.close"}
 
 	refundMoves = map[channels.RefundStatus]refundMove{
-		channels.RefundAbnormal:  {[]models.RefundStatus{models.RefundProcessing}, models.RefundAbnormal, hooks.RefundAbnormal},
-		channels.RefundSucceeded: {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundSucceeded, hooks.RefundSucceeded},
-		channels.RefundFailed:    {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundFailed, hooks.RefundFailed},
+		channels.RefundAbnormal: {[]models.RefundStatus{models.RefundProcessing}, models.RefundAbnormal, hooks.RefundAbnormal,
+			"paycenter.refund.abnormal"},
+		channels.RefundSucceeded: {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundSucceeded, hooks.RefundSucceeded,
+			"paycenter.refund.succeed"},
+		channels.RefundFailed: {[]models.RefundStatus{models.RefundProcessing, models.RefundAbnormal}, models.RefundFailed, hooks.RefundFailed,
+			"paycenter.refund.fail"},
 	}
 )
 
@@ -94,10 +104,12 @@ var errNoRow = errors.New("no such row")
 // within that second is treated as after it) — never judged by when the
 // pay center happens to process it. A channel that gives no payment time is
 // taken to have been paid now.
-func (s *Service) pay(ctx context.Context, t *txn, c *models.Charge, p *channels.Payment) (bool, error) {
+func (s *Service) pay(ctx context.Context, t *txn, c *models.Charge, p *channels.Payment) (_ bool, err error) {
 	if !slices.Contains(movePay.from, c.Status) {
 		return false, nil
 	}
+	ctx, span := s.tel.StartMove(ctx, movePay.span, c.Channel, string(c.Status), string(movePay.to))
+	defer func() { telemetry.End(span, err) }()
 	now := s.utcNow()
 	paidAt := p.PaidAt.UTC()
 	if p.PaidAt.IsZero() {
@@ -131,7 +143,7 @@ func (s *Service) payMatching(ctx context.Context, t *txn, e *appEntry, ch chann
 			served = append(served, code)
 		}
 	}
-	now := s.utcNow()
+	start, now := time.Now(), s.utcNow()
 	paidAt := p.PaidAt.UTC()
 	if p.PaidAt.IsZero() {
 		paidAt = now
@@ -153,19 +165,27 @@ func (s *Service) payMatching(ctx context.Context, t *txn, e *appEntry, ch chann
 		return nil, false, res.Error
 	}
 	c := &rows[0]
-	return c, true, s.paid(ctx, t, c)
+	from := models.ChargeCreated // the statement moved it from CREATED or CLOSED; a closed charge has closed_at
+	if c.ClosedAt != nil {
+		from = models.ChargeClosed
+	}
+	ctx, span := s.tel.StartMoveAt(ctx, start, movePay.span, c.Channel, string(from), string(movePay.to))
+	err := s.paid(ctx, t, c)
+	telemetry.End(span, err)
+	return c, true, err
 }
 
 // paid does what follows a charge's move to PAID, in t: the automatic
 // refund of a late payment, OnPaid, charge.succeeded.
 func (s *Service) paid(ctx context.Context, t *txn, c *models.Charge) error {
+	t.moves = append(t.moves, telemetry.Paid(c.Channel))
 	if c.LatePaid && s.refundLate && !t.host {
 		s.refundLatePayment(ctx, t, c)
 	}
 	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: t.DB, Charge: c, Late: c.LatePaid}) }); err != nil {
 		return err
 	}
-	return s.emit(t, c.AppID, delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c)})
+	return s.emit(ctx, t, c.AppID, delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c)})
 }
 
 // How far a close reached the channel, for close.
@@ -182,7 +202,7 @@ const (
 // next_query_at: confirmed (the worker stops asking), not opened yet (it
 // keeps watching until the expiry has passed) or local only (it goes on
 // closing at the channel). A charge already CLOSED only has that recorded.
-func (s *Service) close(ctx context.Context, t *txn, c *models.Charge, how closeAt) (bool, error) {
+func (s *Service) close(ctx context.Context, t *txn, c *models.Charge, how closeAt) (_ bool, err error) {
 	now := s.utcNow()
 	var next *time.Time
 	switch how {
@@ -202,6 +222,8 @@ func (s *Service) close(ctx context.Context, t *txn, c *models.Charge, how close
 		}
 		return false, nil
 	}
+	ctx, span := s.tel.StartMove(ctx, moveClose.span, c.Channel, string(c.Status), string(moveClose.to))
+	defer func() { telemetry.End(span, err) }()
 	if err := s.move(t, s.t.Charges, c.ID, moveClose.from, map[string]any{
 		"status": moveClose.to, "closed_at": now, "next_query_at": next, "updated_at": now}); err != nil {
 		return false, err
@@ -210,7 +232,7 @@ func (s *Service) close(ctx context.Context, t *txn, c *models.Charge, how close
 	if err := s.runHook(ctx, func() error { return s.hooks.RunClosed(ctx, &hooks.Closed{Tx: t.DB, Charge: c}) }); err != nil {
 		return false, err
 	}
-	return true, s.emit(t, c.AppID, delivery.Event{Type: moveClose.event, Charge: c, Data: payResult(c)})
+	return true, s.emit(ctx, t, c.AppID, delivery.Event{Type: moveClose.event, Charge: c, Data: payResult(c)})
 }
 
 // errMoved: the row was not in a status the move starts from although it
@@ -243,6 +265,9 @@ func (s *Service) moveRefund(ctx context.Context, t *txn, r *models.Refund, out 
 	if !slices.Contains(m.from, r.Status) {
 		return false, r.Status.Final() && m.to.Final() && r.Status != m.to, nil
 	}
+	ctx, span := s.tel.StartMove(ctx, m.span, "", string(r.Status), string(m.to))
+	defer func() { telemetry.End(span, err) }()
+	t.moves = append(t.moves, telemetry.Refunded(m.to))
 	now := s.utcNow()
 	upd := map[string]any{"status": m.to, "submitted": true, "lease_until": nil, "lease_token": "", "updated_at": now}
 	switch m.to {
@@ -268,6 +293,7 @@ func (s *Service) moveRefund(ctx context.Context, t *txn, r *models.Refund, out 
 	if err != nil {
 		return false, false, err
 	}
+	telemetry.SetChannel(span, c.Channel)
 	if m.to.Final() {
 		if m.to == models.RefundSucceeded {
 			c.RefundedFee += r.RefundFee
@@ -284,7 +310,7 @@ func (s *Service) moveRefund(ctx context.Context, t *txn, r *models.Refund, out 
 			return false, false, err
 		}
 	}
-	return true, false, s.emit(t, c.AppID, delivery.Event{Type: m.event, Charge: c, Refund: r,
+	return true, false, s.emit(ctx, t, c.AppID, delivery.Event{Type: m.event, Charge: c, Refund: r,
 		Data: refundEventData{RefundResult: refundResult(r), Channel: c.Channel, Attach: c.Attach}})
 }
 
@@ -317,7 +343,7 @@ func (s *Service) refundLatePayment(ctx context.Context, t *txn, c *models.Charg
 			"refund_reserved": c.TotalFee, "late_refund_no": r.OutRefundNo, "updated_at": now}).Error
 	})
 	if err != nil {
-		s.logger(ctx).Error("paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
+		s.logger(ctx).ErrorContext(ctx, "paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
 			"appId", c.AppID, "outTradeNo", c.OutTradeNo, "err", err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/delivery"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -165,6 +166,7 @@ func (s *Service) chargesDue(ctx context.Context) int {
 		Order("next_query_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
 		s.logWorker(ctx, "charges due", err)
+		s.tel.WorkerRun(ctx, telemetry.WorkerCharges, 0, err)
 		return 0
 	}
 	handled := 0
@@ -184,9 +186,10 @@ func (s *Service) chargesDue(ctx context.Context) int {
 		c.NextQueryAt = next
 		handled++
 		if err := s.look(ctx, c, now); err != nil {
-			s.logger(ctx).Warn("paycenter: worker: a charge could not be settled; it is looked at again later", "outTradeNo", c.OutTradeNo, "err", err)
+			s.logger(ctx).WarnContext(ctx, "paycenter: worker: a charge could not be settled; it is looked at again later", "outTradeNo", c.OutTradeNo, "err", err)
 		}
 	}
+	s.tel.WorkerRun(ctx, telemetry.WorkerCharges, handled, nil)
 	return handled
 }
 
@@ -234,9 +237,7 @@ func (s *Service) look(ctx context.Context, c *models.Charge, now time.Time) err
 		if !ok || !s.queryable(ch) {
 			return nil
 		}
-		qctx, cancel := context.WithTimeout(ctx, s.qtimeout)
-		pay, err := q.QueryPayment(qctx, c.AppID, c.Channel, c.OutTradeNo)
-		cancel()
+		pay, err := s.queryPayment(ctx, q, ch, c)
 		if err != nil {
 			return err
 		}
@@ -256,6 +257,7 @@ func (s *Service) refundsDue(ctx context.Context) int {
 		Order("next_check_at").Limit(s.workers.BatchSize).Find(&due).Error
 	if err != nil {
 		s.logWorker(ctx, "refunds due", err)
+		s.tel.WorkerRun(ctx, telemetry.WorkerRefunds, 0, err)
 		return 0
 	}
 	handled := 0
@@ -277,9 +279,10 @@ func (s *Service) refundsDue(ctx context.Context) int {
 		}
 		handled++
 		if err := s.syncRefund(ctx, r); err != nil && !errors.Is(err, paytype.CodeInProgress) && !errors.Is(err, errNotApplied) {
-			s.logger(ctx).Warn("paycenter: worker: refund sync failed", "outRefundNo", r.OutRefundNo, "err", err)
+			s.logger(ctx).WarnContext(ctx, "paycenter: worker: refund sync failed", "outRefundNo", r.OutRefundNo, "err", err)
 		}
 	}
+	s.tel.WorkerRun(ctx, telemetry.WorkerRefunds, handled, nil)
 	return handled
 }
 
@@ -304,7 +307,7 @@ func (s *Service) syncRefund(ctx context.Context, r *models.Refund) error {
 
 func (s *Service) logWorker(ctx context.Context, what string, err error) {
 	if ctx.Err() == nil {
-		s.logger(ctx).Error("paycenter: worker: "+what, "err", err)
+		s.logger(ctx).ErrorContext(ctx, "paycenter: worker: "+what, "err", err)
 	}
 }
 

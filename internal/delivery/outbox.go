@@ -24,11 +24,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -50,6 +52,8 @@ type Config struct {
 	Logger func(ctx context.Context) *slog.Logger
 	// RunHook runs after-commit hooks through f, logging a panic's stack.
 	RunHook func(ctx context.Context, f func() error) error
+	// Telemetry records the attempts and the workers' runs.
+	Telemetry *telemetry.Telemetry
 }
 
 // Outbox writes, dispatches and attempts deliveries.
@@ -103,15 +107,19 @@ type Event struct {
 	Charge *models.Charge
 	Refund *models.Refund // refund events only
 	Data   any
+	// Span is the span of the change: the parent of the spans of the
+	// attempts this process makes right after the commit.
+	Span trace.SpanContext
 }
 
 // job is one delivery to attempt: its row as it is in the database, the
 // lease this process holds on it, and, for rows written by this process,
 // the event in memory (no re-read for the after-commit hooks).
 type job struct {
-	row   models.Delivery
-	lease store.Lease
-	event *hooks.Event
+	row    models.Delivery
+	lease  store.Lease
+	event  *hooks.Event
+	parent trace.SpanContext // the span of the change that wrote it (Event.Span)
 }
 
 // Pending are the deliveries a transaction wrote leased to this process,
@@ -182,7 +190,7 @@ func (o *Outbox) Write(tx *gorm.DB, appID, notifyURL string, ev Event, leased bo
 	hev := &hooks.Event{ID: id, Type: ev.Type, Created: time.UnixMilli(now.UnixMilli()).UTC(), Charge: ev.Charge, Refund: ev.Refund}
 	out := make(Pending, len(rows))
 	for i := range rows {
-		out[i] = &job{row: rows[i], lease: lease, event: hev}
+		out[i] = &job{row: rows[i], lease: lease, event: hev, parent: ev.Span}
 	}
 	return out, nil
 }
@@ -301,7 +309,7 @@ func (o *Outbox) Stop(ctx context.Context) {
 func (o *Outbox) release(ctx context.Context, j *job) {
 	now := o.cfg.Now().UTC()
 	if _, err := store.Settle(ctx, o.cfg.DB, o.cfg.Tables.Deliveries, j.row.ID, j.lease, map[string]any{"next_attempt_at": now}); err != nil {
-		o.cfg.Logger(ctx).Error("paycenter: release a delivery", "deliveryId", j.row.ID, "err", err)
+		o.cfg.Logger(ctx).ErrorContext(ctx, "paycenter: release a delivery", "deliveryId", j.row.ID, "err", err)
 	}
 }
 
@@ -321,9 +329,10 @@ func (o *Outbox) RunDue(ctx context.Context) int {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				o.cfg.Logger(ctx).Error("paycenter: worker: claim deliveries", "err", err)
+				o.cfg.Logger(ctx).ErrorContext(ctx, "paycenter: worker: claim deliveries", "err", err)
+				o.cfg.Telemetry.WorkerRun(ctx, telemetry.WorkerDeliveries, handled, err)
 			}
-			break
+			return handled
 		}
 		if len(jobs) == 0 {
 			break
@@ -345,6 +354,7 @@ func (o *Outbox) RunDue(ctx context.Context) int {
 			o.flushDelivered(context.WithoutCancel(ctx)) // nobody else will
 		}
 	}
+	o.cfg.Telemetry.WorkerRun(ctx, telemetry.WorkerDeliveries, handled, nil)
 	return handled
 }
 
@@ -409,6 +419,7 @@ func (o *Outbox) claim(ctx context.Context, n int) ([]*job, error) {
 // (only while j's lease is still this process's).
 func (o *Outbox) attempt(ctx context.Context, j *job) {
 	d := &j.row
+	ctx, tel := o.cfg.Telemetry.StartDelivery(ctx, j.parent, d.Target, d.Type, d.ID, d.Attempts+1)
 	var status int
 	var err error
 	switch d.Target {
@@ -433,15 +444,16 @@ func (o *Outbox) attempt(ctx context.Context, j *job) {
 	}
 	if ctx.Err() != nil && err != nil {
 		o.release(context.WithoutCancel(ctx), j) // cut off by Stop: another instance retries at once
+		tel.End(telemetry.CutOff, err)
 		return
 	}
-	o.record(context.WithoutCancel(ctx), j, status, err)
+	tel.End(o.record(context.WithoutCancel(ctx), j, status, err), err)
 }
 
 // record writes the outcome of an attempt: DELIVERED, or the next attempt
 // on the schedule (after the attempt count the row was claimed at), or DEAD
-// after the last one.
-func (o *Outbox) record(ctx context.Context, j *job, status int, err error) {
+// after the last one; and returns which.
+func (o *Outbox) record(ctx context.Context, j *job, status int, err error) telemetry.DeliveryOutcome {
 	d := &j.row
 	if err == nil {
 		o.done.mu.Lock()
@@ -451,21 +463,23 @@ func (o *Outbox) record(ctx context.Context, j *job, status int, err error) {
 		case o.done.signal <- struct{}{}:
 		default:
 		}
-		return
+		return telemetry.Delivered
 	}
 	now := o.cfg.Now().UTC()
 	n := d.Attempts + 1 // attempts made, this one included
 	upd := map[string]any{"attempts": n, "last_status": status, "last_attempt_at": now, "updated_at": now,
 		"last_error": clip(err.Error(), 500)}
+	outcome := telemetry.Failed
 	if d.Target == models.TargetWebhook && n > len(o.cfg.Webhook.Schedule) {
-		upd["status"] = models.DeliveryDead
-		o.cfg.Logger(ctx).Warn("paycenter: webhook is dead after its last retry", "eventId", d.EventID, "attempts", n, "err", err)
+		upd["status"], outcome = models.DeliveryDead, telemetry.Dead
+		o.cfg.Logger(ctx).WarnContext(ctx, "paycenter: webhook is dead after its last retry", "eventId", d.EventID, "attempts", n, "err", err)
 	} else {
 		upd["next_attempt_at"] = now.Add(jitter(o.retryDelay(d.Target, n)))
 	}
 	if _, serr := store.Settle(ctx, o.cfg.DB, o.cfg.Tables.Deliveries, d.ID, j.lease, upd); serr != nil {
-		o.cfg.Logger(ctx).Error("paycenter: worker: record delivery", "deliveryId", d.ID, "err", serr)
+		o.cfg.Logger(ctx).ErrorContext(ctx, "paycenter: worker: record delivery", "deliveryId", d.ID, "err", serr)
 	}
+	return outcome
 }
 
 // flushDelivered records the successful attempts collected so far: one
@@ -495,7 +509,7 @@ func (o *Outbox) flushDelivered(ctx context.Context) {
 			}).Error
 		})
 		if err != nil {
-			o.cfg.Logger(ctx).Error("paycenter: worker: record deliveries", "deliveries", len(ds), "err", err)
+			o.cfg.Logger(ctx).ErrorContext(ctx, "paycenter: worker: record deliveries", "deliveries", len(ds), "err", err)
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"code.dny.dev/ssrf"
+
+	"github.com/gopaycenter/paycenter/internal/tracehttp"
 )
 
 // WebhookOptions configure webhook delivery.
@@ -65,14 +67,15 @@ func webhookClient(o WebhookOptions) *http.Client {
 			return nil
 		}
 	}
-	return &http.Client{
+	// Traced: a span per attempt's request, under the attempt's span.
+	return tracehttp.Client(&http.Client{
 		Timeout: o.Timeout,
 		Transport: &http.Transport{
 			Proxy: nil, DialContext: d.DialContext, MaxIdleConnsPerHost: 8,
 			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: o.Timeout, ResponseHeaderTimeout: o.Timeout,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	}, nil)
 }
 
 // guardError is the dial guard's refusal.

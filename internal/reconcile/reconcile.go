@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
 )
@@ -77,6 +78,8 @@ type Options struct {
 	// BatchSize is how many bill rows are staged, looked up and checked
 	// at a time: the bound of a run's memory.
 	BatchSize int
+	// Telemetry records the bill downloads and the worker's runs.
+	Telemetry *telemetry.Telemetry
 }
 
 // Reconciler reconciles the pay center's books with the channels' daily

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/store"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -60,7 +61,9 @@ func (r *Reconciler) runAccount(ctx context.Context, provider, account string, b
 
 // reconcile downloads, stages and compares the bill.
 func (ru *run) reconcile(ctx context.Context, bd channels.BillDownloader) error {
-	bill, err := bd.DownloadBill(ctx, ru.day)
+	dctx, call := ru.r.o.Telemetry.StartCall(ctx, ru.provider, telemetry.OpBill, "")
+	bill, err := bd.DownloadBill(dctx, ru.day)
+	call.End(err)
 	if err != nil {
 		return err
 	}
@@ -150,7 +153,7 @@ func (r *Reconciler) unstage(ctx context.Context, id int64) {
 	err := r.o.DB.W.WithContext(ctx).Table(r.o.Tables.BillRows).Where("reconciliation_id = ?", id).
 		Delete(&models.StagedBillRow{}).Error
 	if err != nil {
-		r.o.Logger.Error("paycenter: reconciliation: delete staged bill rows", "reconciliation", id, "err", err)
+		r.o.Logger.ErrorContext(ctx, "paycenter: reconciliation: delete staged bill rows", "reconciliation", id, "err", err)
 	}
 }
 
@@ -188,7 +191,7 @@ func (r *Reconciler) finish(ctx context.Context, ru *run, l store.Lease, runErr 
 	if _, serr := store.Settle(ctx, r.o.DB, r.o.Tables.Reconciliations, ru.id, l, upd); serr != nil {
 		err = errors.Join(err, serr)
 	}
-	ru.log(status, runErr)
+	ru.log(ctx, status, runErr)
 	if err != nil {
 		return errors.Join(runErr, fmt.Errorf("reconcile: record the report: %w", err))
 	}
@@ -217,23 +220,23 @@ func (r *Reconciler) countItems(ctx context.Context, account string, day channel
 
 // log writes the run's outcome: one line, and the first discrepancies it
 // found (a bill of a million foreign orders is not a million log lines).
-func (ru *run) log(status models.ReconciliationStatus, err error) {
+func (ru *run) log(ctx context.Context, status models.ReconciliationStatus, err error) {
 	l := ru.r.o.Logger.With("account", ru.account, "billDay", ru.day.String(), "status", status)
 	switch {
 	case errors.Is(err, channels.ErrBillNotReady):
-		l.Info("paycenter: reconciliation: the channel has no bill for the day yet", "err", err)
+		l.InfoContext(ctx, "paycenter: reconciliation: the channel has no bill for the day yet", "err", err)
 		return
 	case err != nil:
-		l.Error("paycenter: reconciliation failed", "err", err)
+		l.ErrorContext(ctx, "paycenter: reconciliation failed", "err", err)
 	default:
-		l.Info("paycenter: reconciliation done", "billRows", ru.rep.BillRows, "matched", ru.rep.Matched, "partial", ru.partial)
+		l.InfoContext(ctx, "paycenter: reconciliation done", "billRows", ru.rep.BillRows, "matched", ru.rep.Matched, "partial", ru.partial)
 	}
 	for _, d := range ru.found {
-		l.Warn("paycenter: reconciliation: the bill differs from the books; see PayCenter.Discrepancies", "kind", d.Kind,
+		l.WarnContext(ctx, "paycenter: reconciliation: the bill differs from the books; see PayCenter.Discrepancies", "kind", d.Kind,
 			"outTradeNo", d.OutTradeNo, "outRefundNo", d.OutRefundNo, "localAmount", d.LocalAmount, "channelAmount", d.ChannelAmount, "detail", d.Detail)
 	}
 	if more := ru.foundOpen - int64(len(ru.found)); more > 0 {
-		l.Warn("paycenter: reconciliation: more discrepancies not logged", "count", more)
+		l.WarnContext(ctx, "paycenter: reconciliation: more discrepancies not logged", "count", more)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/telemetry"
 )
 
 // RunDue reconciles, for every account whose channel publishes bills, the
@@ -17,6 +18,8 @@ func (r *Reconciler) RunDue(ctx context.Context) int {
 	now := r.o.Now()
 	day := channels.DayOf(now).AddDays(-1)
 	n := 0
+	var failed error // a run that failed (not a bill not ready yet), for the metrics
+	defer func() { r.o.Telemetry.WorkerRun(ctx, telemetry.WorkerReconcile, n, failed) }()
 	for _, provider := range Providers {
 		if now.Before(day.End().Add(r.at(provider))) {
 			continue
@@ -30,8 +33,11 @@ func (r *Reconciler) RunDue(ctx context.Context) int {
 			if id != 0 {
 				n++
 			}
+			if err != nil && !errors.Is(err, channels.ErrBillNotReady) {
+				failed = err
+			}
 			if err != nil && id == 0 {
-				r.o.Logger.Error("paycenter: reconciliation worker", "account", acct, "billDay", day.String(), "err", err)
+				r.o.Logger.ErrorContext(ctx, "paycenter: reconciliation worker", "account", acct, "billDay", day.String(), "err", err)
 			}
 		}
 	}
