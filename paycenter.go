@@ -117,7 +117,7 @@ type PayCenter struct {
 // New validates cfg, opens the default database when cfg.DB is nil,
 // migrates the tables (unless cfg.SkipMigrate) and returns the pay center.
 // It starts nothing and makes no network call.
-func New(cfg Config) (*PayCenter, error) {
+func New(cfg Config) (_ *PayCenter, err error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
@@ -132,24 +132,19 @@ func New(cfg Config) (*PayCenter, error) {
 	if len(pc.apps) == 0 && !sandboxOn {
 		return nil, errors.New("paycenter: invalid config: Apps is empty (a development app is generated only in sandbox mode)")
 	}
-
-	if pc.db == nil {
-		db, err := OpenSQLite("paycenter.db")
-		if err != nil {
-			return nil, err
-		}
-		pc.db, pc.ownDB = db, true
-		if pc.ownRead, err = OpenSQLiteReader("paycenter.db"); err != nil {
-			pc.closeDB()
-			return nil, err
-		}
-		cfg.ReadDB = pc.ownRead
-	}
 	reg, err := hooks.NewRegistry(cfg.Hooks)
 	if err != nil {
-		pc.closeDB()
 		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
 	}
+
+	if err := pc.openDefaultDB(&cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			pc.closeDB()
+		}
+	}()
 	var sb channels.Channel
 	if sandboxOn {
 		pc.sandbox = sandbox.New(sandbox.Config{RefundDelay: cfg.SandboxRefundDelay, Now: cfg.Now,
@@ -160,7 +155,6 @@ func New(cfg Config) (*PayCenter, error) {
 	}
 	if !cfg.SkipMigrate {
 		if err := pc.Migrate(context.Background()); err != nil {
-			pc.closeDB()
 			return nil, err
 		}
 	}
@@ -168,13 +162,40 @@ func New(cfg Config) (*PayCenter, error) {
 	// key and secret survive restarts.
 	if len(pc.apps) == 0 {
 		if err := pc.loadDevApp(context.Background()); err != nil {
-			pc.closeDB()
 			return nil, err
 		}
 	}
-	if pc.tel, err = telemetry.New(cfg.MeterProvider, cfg.TracerProvider, cfg.providers(sb)); err != nil {
+	if err := pc.build(cfg, reg, sb); err != nil {
+		return nil, err
+	}
+	return pc, nil
+}
+
+// openDefaultDB opens the default SQLite file, and its reader pool, when
+// cfg has no DB.
+func (pc *PayCenter) openDefaultDB(cfg *Config) error {
+	if pc.db != nil {
+		return nil
+	}
+	db, err := OpenSQLite("paycenter.db")
+	if err != nil {
+		return err
+	}
+	pc.db, pc.ownDB = db, true
+	if pc.ownRead, err = OpenSQLiteReader("paycenter.db"); err != nil {
 		pc.closeDB()
-		return nil, fmt.Errorf("paycenter: metrics: %w", err)
+		return err
+	}
+	cfg.ReadDB = pc.ownRead
+	return nil
+}
+
+// build makes the parts that run: the telemetry, the core and the
+// reconciliation of bills.
+func (pc *PayCenter) build(cfg Config, reg *hooks.Registry, sb channels.Channel) error {
+	var err error
+	if pc.tel, err = telemetry.New(cfg.MeterProvider, cfg.TracerProvider, cfg.providers(sb)); err != nil {
+		return fmt.Errorf("paycenter: metrics: %w", err)
 	}
 	pc.svc, err = core.New(core.Options{
 		DB: pc.db, ReadDB: cfg.ReadDB, Tables: pc.tables, Apps: pc.apps, Channels: cfg.Channels, Sandbox: sb, Hooks: reg,
@@ -188,12 +209,11 @@ func New(cfg Config) (*PayCenter, error) {
 	})
 	if err != nil {
 		pc.tel.Close()
-		pc.closeDB()
-		return nil, fmt.Errorf("paycenter: invalid config: %w", err)
+		return fmt.Errorf("paycenter: invalid config: %w", err)
 	}
 	pc.bills = reconcile.New(reconcile.Options{DB: pc.svc.Store(), Tables: pc.tables, Books: pc.svc.Books(), Logger: cfg.Logger, Telemetry: pc.tel,
 		Now: cfg.Now, At: cfg.Reconcile.At, RetryInterval: cfg.Reconcile.RetryInterval, PollInterval: cfg.Reconcile.PollInterval})
-	return pc, nil
+	return nil
 }
 
 // Mount is New followed by (*PayCenter).Mount: the one-line set-up.

@@ -142,19 +142,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return err
 	}
 	defer pc.Close()
-	// The shop calls the pay center over HTTP, on the address it listens on.
-	if err := shop.attach(ctx, pc, "http://"+dialAddr(listenAddr)+fc.BasePath); err != nil {
-		return err
-	}
-	// The operator API, behind a token; the shop's admin page uses it.
 	token, tokenFromEnv := adminToken()
-	mountAdmin(r, pc, token)
-	shop.ops = &adminClient{base: "http://" + dialAddr(listenAddr) + adminPrefix, token: token, http: &http.Client{Timeout: 10 * time.Minute}}
-	shop.register(r)
-	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
+	if err := mountDemo(ctx, r, pc, shop, fc, listenAddr, token, metrics); err != nil {
 		return err
 	}
-	registerObservability(r, pc, metrics)
 
 	if hooks.beforeListen != nil {
 		hooks.beforeListen(listenAddr)
@@ -164,10 +155,35 @@ func run(ctx context.Context, args []string, stdout io.Writer, hooks runHooks) e
 		return fmt.Errorf("addr %s: %w (is another program listening there? choose another addr in the -config file)", listenAddr, err)
 	}
 	defer ln.Close()
-	pc.StartWorkers()
+	pc.Start(context.Background()) // stopped below, after the server
 	printBanner(stdout, fc, listenAddr, pc, generated)
 	printAdmin(stdout, fc, token, tokenFromEnv, generated)
-	return serve(ctx, r, ln, hooks.ready)
+	err = serve(ctx, r, ln, hooks.ready)
+	// The server has shut down (no request writes events any more): let
+	// deliveries in flight finish, then cut them off for another instance.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pc.Stop(stopCtx)
+	return err
+}
+
+// mountDemo mounts beside the pay center the demo shop, the operator API
+// (behind token; the shop's admin page uses it), the OpenAPI document,
+// /metrics and /healthz.
+func mountDemo(ctx context.Context, r *gin.Engine, pc *paycenter.PayCenter, shop *shop, fc *fileConfig, listenAddr, token string,
+	metrics http.Handler) error {
+	// The shop calls the pay center over HTTP, on the address it listens on.
+	if err := shop.attach(ctx, pc, "http://"+dialAddr(listenAddr)+fc.BasePath); err != nil {
+		return err
+	}
+	mountAdmin(r, pc, token)
+	shop.ops = &adminClient{base: "http://" + dialAddr(listenAddr) + adminPrefix, token: token, http: &http.Client{Timeout: 10 * time.Minute}}
+	shop.register(r)
+	if err := registerOpenAPI(r, fc.PublicURL+fc.BasePath); err != nil {
+		return err
+	}
+	registerObservability(r, pc, metrics)
+	return nil
 }
 
 // serveFlags parses the serving command line and reads the -config file

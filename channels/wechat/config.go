@@ -77,94 +77,16 @@ type credentials struct {
 }
 
 // load validates cfg and loads its keys. Error messages name the field and
-// the rule, never the key material.
+// the rule, never the key material; every problem is reported at once.
 func (cfg *Config) load() (*credentials, error) {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-
-	if strings.TrimSpace(cfg.MchID) == "" {
-		bad("mchID is required")
+	var pr problems
+	cfg.checkFields(&pr)
+	c := credentials{mchKey: cfg.mchKey(&pr)}
+	pub, certs := cfg.platformKeys(&pr)
+	c.httpClient = cfg.client(&pr)
+	if len(pr) > 0 {
+		return nil, errors.New("wechat: invalid config: " + strings.Join(pr, "; "))
 	}
-	if strings.TrimSpace(cfg.AppID) == "" {
-		bad("appID is required")
-	}
-	if strings.TrimSpace(cfg.MchCertSerial) == "" {
-		bad("mchCertSerial is required")
-	}
-	switch n := len(cfg.APIv3Key); {
-	case n == 0:
-		bad("apiV3Key is required")
-	case n != 32:
-		bad("apiV3Key must be exactly 32 bytes, got %d", n)
-	}
-
-	var c credentials
-	mchPEM, err := pemText("mchPrivateKey", cfg.MchPrivateKey, cfg.MchPrivateKeyFile)
-	switch {
-	case err != nil:
-		bad("%v", err)
-	case mchPEM == "":
-		bad("mchPrivateKey or mchPrivateKeyFile is required")
-	default:
-		if c.mchKey, err = parsePrivateKey(mchPEM); err != nil {
-			bad("mchPrivateKey: %v", err)
-		}
-	}
-
-	var pub *rsa.PublicKey
-	pubPEM, err := pemText("platformPublicKey", cfg.PlatformPublicKey, cfg.PlatformPublicKeyFile)
-	if err != nil {
-		bad("%v", err)
-	} else if pubPEM != "" {
-		if pub, err = parsePublicKey(pubPEM); err != nil {
-			bad("platformPublicKey: %v", err)
-		}
-	}
-	pubMode := pubPEM != "" || cfg.PlatformPublicKeyID != ""
-	if pubMode {
-		if strings.TrimSpace(cfg.PlatformPublicKeyID) == "" {
-			bad("platformPublicKeyID is required with platformPublicKey")
-		}
-		if pubPEM == "" && err == nil {
-			bad("platformPublicKey or platformPublicKeyFile is required with platformPublicKeyID")
-		}
-	}
-
-	var certs []*x509.Certificate
-	certPEM, err := pemText("platformCertificate", cfg.PlatformCertificate, cfg.PlatformCertificateFile)
-	if err != nil {
-		bad("%v", err)
-	} else if certPEM != "" {
-		if certs, err = parseCertificates(certPEM); err != nil {
-			bad("platformCertificate: %v", err)
-		}
-	}
-	if !pubMode && certPEM == "" && err == nil {
-		bad("a WeChat Pay public key (platformPublicKeyID + platformPublicKey) or a platform certificate (platformCertificate) is required")
-	}
-
-	c.httpClient = cfg.HTTPClient
-	if c.httpClient == nil {
-		c.httpClient = &http.Client{Timeout: DefaultTimeout}
-	}
-	// Traced: a span per request, under the pay center's channel call;
-	// inside APIBaseURL's redirect, so that it names the host reached.
-	c.httpClient = tracehttp.Client(c.httpClient, templatePath)
-	if cfg.APIBaseURL != "" {
-		u, err := url.Parse(cfg.APIBaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			bad("apiBaseURL must be an absolute http(s) URL without query, got %q", cfg.APIBaseURL)
-		} else {
-			hc := *c.httpClient
-			hc.Transport = &redirectTransport{base: u, next: c.httpClient.Transport}
-			c.httpClient = &hc
-		}
-	}
-
-	if len(problems) > 0 {
-		return nil, errors.New("wechat: invalid config: " + strings.Join(problems, "; "))
-	}
-
 	switch {
 	case pub != nil && certs != nil:
 		c.verifier = verifiers.NewSHA256WithRSACombinedVerifier(core.NewCertificateMapWithList(certs), cfg.PlatformPublicKeyID, *pub)
@@ -174,6 +96,108 @@ func (cfg *Config) load() (*credentials, error) {
 		c.verifier = verifiers.NewSHA256WithRSAVerifier(core.NewCertificateMapWithList(certs))
 	}
 	return &c, nil
+}
+
+// problems collects what is wrong with a Config.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// checkFields checks the plain fields.
+func (cfg *Config) checkFields(pr *problems) {
+	if strings.TrimSpace(cfg.MchID) == "" {
+		pr.add("mchID is required")
+	}
+	if strings.TrimSpace(cfg.AppID) == "" {
+		pr.add("appID is required")
+	}
+	if strings.TrimSpace(cfg.MchCertSerial) == "" {
+		pr.add("mchCertSerial is required")
+	}
+	switch n := len(cfg.APIv3Key); {
+	case n == 0:
+		pr.add("apiV3Key is required")
+	case n != 32:
+		pr.add("apiV3Key must be exactly 32 bytes, got %d", n)
+	}
+}
+
+// mchKey loads the merchant's private key, which signs requests.
+func (cfg *Config) mchKey(pr *problems) *rsa.PrivateKey {
+	mchPEM, err := pemText("mchPrivateKey", cfg.MchPrivateKey, cfg.MchPrivateKeyFile)
+	switch {
+	case err != nil:
+		pr.add("%v", err)
+	case mchPEM == "":
+		pr.add("mchPrivateKey or mchPrivateKeyFile is required")
+	default:
+		key, err := parsePrivateKey(mchPEM)
+		if err != nil {
+			pr.add("mchPrivateKey: %v", err)
+		}
+		return key
+	}
+	return nil
+}
+
+// platformKeys loads what verifies WeChat Pay's answers: its public key
+// (with its id), its platform certificates, or both.
+func (cfg *Config) platformKeys(pr *problems) (*rsa.PublicKey, []*x509.Certificate) {
+	var pub *rsa.PublicKey
+	pubPEM, err := pemText("platformPublicKey", cfg.PlatformPublicKey, cfg.PlatformPublicKeyFile)
+	if err != nil {
+		pr.add("%v", err)
+	} else if pubPEM != "" {
+		if pub, err = parsePublicKey(pubPEM); err != nil {
+			pr.add("platformPublicKey: %v", err)
+		}
+	}
+	pubMode := pubPEM != "" || cfg.PlatformPublicKeyID != ""
+	if pubMode {
+		if strings.TrimSpace(cfg.PlatformPublicKeyID) == "" {
+			pr.add("platformPublicKeyID is required with platformPublicKey")
+		}
+		if pubPEM == "" && err == nil {
+			pr.add("platformPublicKey or platformPublicKeyFile is required with platformPublicKeyID")
+		}
+	}
+
+	var certs []*x509.Certificate
+	certPEM, err := pemText("platformCertificate", cfg.PlatformCertificate, cfg.PlatformCertificateFile)
+	if err != nil {
+		pr.add("%v", err)
+	} else if certPEM != "" {
+		if certs, err = parseCertificates(certPEM); err != nil {
+			pr.add("platformCertificate: %v", err)
+		}
+	}
+	if !pubMode && certPEM == "" && err == nil {
+		pr.add("a WeChat Pay public key (platformPublicKeyID + platformPublicKey) or a platform certificate (platformCertificate) is required")
+	}
+	return pub, certs
+}
+
+// client is the HTTP client of the API calls: the host's or a default one,
+// traced, and sent to APIBaseURL when set.
+func (cfg *Config) client(pr *problems) *http.Client {
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultTimeout}
+	}
+	// Traced: a span per request, under the pay center's channel call;
+	// inside APIBaseURL's redirect, so that it names the host reached.
+	hc = tracehttp.Client(hc, templatePath)
+	if cfg.APIBaseURL == "" {
+		return hc
+	}
+	u, err := url.Parse(cfg.APIBaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		pr.add("apiBaseURL must be an absolute http(s) URL without query, got %q", cfg.APIBaseURL)
+		return hc
+	}
+	redirected := *hc
+	redirected.Transport = &redirectTransport{base: u, next: hc.Transport}
+	return &redirected
 }
 
 // pemText returns the inline text or the content of the file; name is the
