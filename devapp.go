@@ -55,7 +55,7 @@ func devApp(ctx context.Context, db *gorm.DB, t models.Tables, now time.Time, no
 }
 
 // loadDevApp sets pc.apps to the development app and logs its key and
-// secret (it is a sandbox-only app; the developer signs with them). With
+// (see devAppLog) its secret: the developer signs with them. With
 // SkipMigrate and no settings table yet, the app is generated but not
 // stored, and a warning says that it will change on the next start.
 func (pc *PayCenter) loadDevApp(ctx context.Context) error {
@@ -65,7 +65,7 @@ func (pc *PayCenter) loadDevApp(ctx context.Context) error {
 		pc.apps = []App{dev}
 		cfg.Logger.WarnContext(ctx, "paycenter: no apps configured; generated a development app (sandbox mode) that is not stored: "+
 			"table "+pc.tables.Settings+" does not exist yet (SkipMigrate), so its key and secret change on the next start",
-			"appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
+			devAppLog(cfg, dev)...)
 		return nil
 	}
 	dev, created, err := devApp(ctx, pc.db, pc.tables, cfg.Now(), cfg.DevNotifyURL)
@@ -77,6 +77,16 @@ func (pc *PayCenter) loadDevApp(ctx context.Context) error {
 	if created {
 		what = "generated a development app and stored it in " + pc.tables.Settings
 	}
-	cfg.Logger.InfoContext(ctx, "paycenter: no apps configured; "+what+" (sandbox mode)", "appId", dev.ID, "key", dev.Key, "secret", dev.Secret)
+	cfg.Logger.InfoContext(ctx, "paycenter: no apps configured; "+what+" (sandbox mode)", devAppLog(cfg, dev)...)
 	return nil
+}
+
+// devAppLog is what a log line says of the development app: its key, and
+// its secret unless real channels are configured beside the sandbox (it
+// would sign real refunds; PayCenter.Apps has it).
+func devAppLog(cfg Config, dev App) []any {
+	if cfg.realChannels() {
+		return []any{"appId", dev.ID, "key", dev.Key, "secret", "(not logged beside real channels; see PayCenter.Apps)"}
+	}
+	return []any{"appId", dev.ID, "key", dev.Key, "secret", dev.Secret}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/alipay"
+	"github.com/gopaycenter/paycenter/channels/alipay/alipaytest"
 	"github.com/gopaycenter/paycenter/internal/sign"
 	"github.com/gopaycenter/paycenter/internal/testdb"
 	"github.com/gopaycenter/paycenter/models"
@@ -257,6 +259,35 @@ func TestDevAppSkipMigrate(t *testing.T) {
 	assert.Equal(t, "dev", pc.Apps()[0].ID)
 	assert.Contains(t, log.String(), "not stored")
 	assert.False(t, db.Migrator().HasTable("pay_settings"))
+}
+
+// TestDevAppSecretLogged: the development app's secret is logged in a pure
+// sandbox (the developer signs with it), never beside a real channel,
+// where it would sign real refunds.
+func TestDevAppSecretLogged(t *testing.T) {
+	keys := alipaytest.NewKeys(t, alipaytest.PublicKeyMode)
+	ali, err := alipay.New(keys.Config("http://127.0.0.1:9/gateway.do"))
+	require.NoError(t, err)
+	for name, cfg := range map[string]paycenter.Config{
+		"sandbox":             {},
+		"beside real channel": {Sandbox: paycenter.SandboxOn, Channels: []channels.Channel{ali}, PublicURL: "https://shop.example.com"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var log debugLog
+			cfg.DB = testdb.Open(t, testdb.SQLite)
+			cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+			pc, err := paycenter.New(cfg)
+			require.NoError(t, err)
+			defer pc.Close()
+			dev := pc.Apps()[0]
+			assert.Contains(t, log.String(), dev.Key)
+			if name == "sandbox" {
+				assert.Contains(t, log.String(), dev.Secret)
+			} else {
+				assert.NotContains(t, log.String(), dev.Secret)
+			}
+		})
+	}
 }
 
 // TestDevNotifyURLChecked: a bad DevNotifyURL is a config error naming it.
