@@ -175,16 +175,24 @@ func (ru *run) payment(ctx context.Context, b *batch, row *models.StagedBillRow)
 	p := &channels.Payment{OutTradeNo: row.OutTradeNo, Status: channels.PaymentPaid, TotalFee: row.Amount,
 		TransactionID: row.TransactionID, PaidAt: row.OccurredAt, Marker: row.Marker, HasMarker: row.HasMarker}
 	d, err := ru.r.o.Books.ApplyBillPayment(ctx, c, p)
+	ru.outcome(b, row, d, err, func() *models.Discrepancy {
+		d := ru.discrepancy(models.DiscrepancyPaidAtChannel, row, "paid at the channel, %s here: applied from the bill", c.Status)
+		d.Status, d.AppID, d.LocalAmount = models.DiscrepancyApplied, c.AppID, c.TotalFee
+		c.Status = models.ChargePaid // a refund of it later in the batch
+		return d
+	})
+}
+
+// outcome notes what applying row did: a failure, the discrepancy the
+// core found instead, or the APPLIED record applied makes.
+func (ru *run) outcome(b *batch, row *models.StagedBillRow, d *models.Discrepancy, err error, applied func() *models.Discrepancy) {
 	switch {
 	case err != nil:
 		ru.rowFailed(row, err)
 	case d != nil:
 		ru.note(&b.save, d)
 	default:
-		d = ru.discrepancy(models.DiscrepancyPaidAtChannel, row, "paid at the channel, %s here: applied from the bill", c.Status)
-		d.Status, d.AppID, d.LocalAmount = models.DiscrepancyApplied, c.AppID, c.TotalFee
-		ru.note(&b.save, d)
-		c.Status = models.ChargePaid // a refund of it later in the batch
+		ru.note(&b.save, applied())
 	}
 }
 
@@ -211,16 +219,11 @@ func (ru *run) refund(ctx context.Context, b *batch, row *models.StagedBillRow) 
 	rf := &channels.Refund{OutTradeNo: row.OutTradeNo, OutRefundNo: no, Status: channels.RefundSucceeded,
 		RefundFee: row.Amount, RefundedAt: row.OccurredAt}
 	d, err := ru.r.o.Books.RecordBillRefund(ctx, c, rf)
-	switch {
-	case err != nil:
-		ru.rowFailed(row, err)
-	case d != nil:
-		ru.note(&b.save, d)
-	default:
-		d = ru.discrepancy(models.DiscrepancyRefundUnknown, row, "refunded at the channel (e.g. by hand in its console), unknown here: recorded as refund %s", rf.OutRefundNo)
+	ru.outcome(b, row, d, err, func() *models.Discrepancy {
+		d := ru.discrepancy(models.DiscrepancyRefundUnknown, row, "refunded at the channel (e.g. by hand in its console), unknown here: recorded as refund %s", rf.OutRefundNo)
 		d.Status, d.AppID, d.OutRefundNo = models.DiscrepancyApplied, c.AppID, rf.OutRefundNo
-		ru.note(&b.save, d)
-	}
+		return d
+	})
 }
 
 // knownRefund compares a refund row with the refund of that number.
