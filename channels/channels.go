@@ -286,6 +286,7 @@ type Error struct {
 	Message string // the channel's message, safe to show to the merchant
 }
 
+// Error implements error: the channel's code and message.
 func (e *Error) Error() string {
 	if e.Code == "" {
 		return "channel: " + e.Message

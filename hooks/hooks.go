@@ -241,6 +241,7 @@ type PanicError struct {
 	Stack []byte // the goroutine's stack at the panic
 }
 
+// Error implements error: the hook and the panic value (not the stack).
 func (e *PanicError) Error() string { return fmt.Sprintf("%s panicked: %v", e.Hook, e.Value) }
 
 // call runs one hook, turning an error into "<name> hook <type>: err" and a

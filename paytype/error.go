@@ -27,6 +27,8 @@ type Error struct {
 	Err error
 }
 
+// Error implements error: the code, the message, and the internal cause
+// or the request id when there is one.
 func (e *Error) Error() string {
 	switch {
 	case e.Code == 0:
