@@ -1,11 +1,13 @@
 package channels_test
 
 import (
+	"bufio"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -239,5 +241,47 @@ func TestSpoolBillClose(t *testing.T) {
 	}
 	if len(files(t, dir)) != 0 {
 		t.Fatalf("files left: %v", files(t, dir))
+	}
+}
+
+func TestBillColumns(t *testing.T) {
+	cols, err := channels.BillColumns([]string{" a", "b ", "c"}, "a", "c")
+	if err != nil || len(cols) != 3 || cols["a"] != 0 || cols["b"] != 1 || cols["c"] != 2 {
+		t.Fatalf("BillColumns = %v, %v", cols, err)
+	}
+	if _, err := channels.BillColumns([]string{"a", "b", "a "}); err == nil || !strings.Contains(err.Error(), "repeats") {
+		t.Errorf("a repeated name: err = %v", err)
+	}
+	if _, err := channels.BillColumns([]string{"a", "b"}, "a", "金额"); err == nil || !strings.Contains(err.Error(), "no column 金额") {
+		t.Errorf("a missing column: err = %v", err)
+	}
+}
+
+func TestBillLines(t *testing.T) {
+	sc := channels.BillLines(strings.NewReader("a,b\r\n\r\nc\nd"))
+	var got []string
+	for sc.Scan() {
+		got = append(got, sc.Text())
+	}
+	if err := sc.Err(); err != nil || strings.Join(got, "|") != "a,b||c|d" {
+		t.Fatalf("lines = %q, %v", got, err)
+	}
+	sc = channels.BillLines(strings.NewReader("ok\n" + strings.Repeat("x", channels.MaxBillLine+1) + "\n"))
+	if !sc.Scan() || sc.Text() != "ok" || sc.Scan() || !errors.Is(sc.Err(), bufio.ErrTooLong) {
+		t.Fatalf("a line over MaxBillLine: err = %v, want bufio.ErrTooLong", sc.Err())
+	}
+}
+
+func TestBillHTTPClient(t *testing.T) {
+	for _, c := range []struct{ api, want time.Duration }{
+		{5 * time.Second, channels.BillTimeout},
+		{0, 0}, // no timeout stays none: the context bounds the download
+		{time.Hour, time.Hour},
+	} {
+		api := &http.Client{Timeout: c.api}
+		got := channels.BillHTTPClient(api)
+		if got.Timeout != c.want || got == api || api.Timeout != c.api {
+			t.Errorf("BillHTTPClient(timeout %v): timeout %v (want %v), the API client's now %v", c.api, got.Timeout, c.want, api.Timeout)
+		}
 	}
 }
