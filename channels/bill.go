@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// Beijing is the zone of the channels' bills and of every time in them:
-// UTC+8 all year. A fixed zone needs no tzdata.
+// Beijing is the zone of the channels' times (Alipay's timestamps, WeChat
+// Pay's time_expire, the bills and every time in them): UTC+8 all year. A
+// fixed zone needs no tzdata.
 var Beijing = time.FixedZone("CST", 8*3600)
 
 // Day is a calendar day in Beijing time, the unit of a channel's bill. Days
