@@ -8,13 +8,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 )
 
 func TestDay(t *testing.T) {
@@ -135,8 +135,7 @@ func (s *script) Close() error                   { *s.closed++; return nil }
 
 func spool(t *testing.T, text string) (*channels.BillFile, string) {
 	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("TMPDIR", dir)
+	dir := billtest.TempDir(t)
 	h := sha1.New()
 	f, err := channels.SpoolBill(strings.NewReader(text), h)
 	if err != nil {
@@ -151,15 +150,6 @@ func spool(t *testing.T, text string) (*channels.BillFile, string) {
 		t.Fatalf("Section = %q, %v", b, err)
 	}
 	return f, dir
-}
-
-func files(t *testing.T, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "paycenter-bill-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestOpenBill(t *testing.T) {
@@ -188,11 +178,11 @@ func TestOpenBill(t *testing.T) {
 		if _, err := r.Next(); err != io.EOF {
 			t.Fatalf("after the rows: %v, want io.EOF", err)
 		}
-		if len(files(t, dir)) != 1 {
+		if len(billtest.Files(t, dir)) != 1 {
 			t.Fatal("the bill file is gone before Close")
 		}
-		if err := r.Close(); err != nil || closed != 2 || len(files(t, dir)) != 0 {
-			t.Fatalf("Close = %v, closed %d, files %v", err, closed, files(t, dir))
+		if err := r.Close(); err != nil || closed != 2 || len(billtest.Files(t, dir)) != 0 {
+			t.Fatalf("Close = %v, closed %d, files %v", err, closed, billtest.Files(t, dir))
 		}
 		if err := r.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
@@ -215,8 +205,8 @@ func TestOpenBill(t *testing.T) {
 			if !errors.Is(err, channels.ErrBillInvalid) || r != nil {
 				t.Fatalf("OpenBill = %v, %v; want ErrBillInvalid", r, err)
 			}
-			if scans != 1 || closed != 1 || len(files(t, dir)) != 0 {
-				t.Fatalf("scans %d, closed %d, files %v", scans, closed, files(t, dir))
+			if scans != 1 || closed != 1 || len(billtest.Files(t, dir)) != 0 {
+				t.Fatalf("scans %d, closed %d, files %v", scans, closed, billtest.Files(t, dir))
 			}
 		})
 	}
@@ -224,11 +214,11 @@ func TestOpenBill(t *testing.T) {
 
 func TestSpoolBillClose(t *testing.T) {
 	f, dir := spool(t, "")
-	if f.Size() != 0 || len(files(t, dir)) != 1 {
-		t.Fatalf("empty bill: size %d, files %v", f.Size(), files(t, dir))
+	if f.Size() != 0 || len(billtest.Files(t, dir)) != 1 {
+		t.Fatalf("empty bill: size %d, files %v", f.Size(), billtest.Files(t, dir))
 	}
-	if err := f.Close(); err != nil || len(files(t, dir)) != 0 {
-		t.Fatalf("Close = %v, files %v", err, files(t, dir))
+	if err := f.Close(); err != nil || len(billtest.Files(t, dir)) != 0 {
+		t.Fatalf("Close = %v, files %v", err, billtest.Files(t, dir))
 	}
 	if err := f.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
@@ -239,8 +229,8 @@ func TestSpoolBillClose(t *testing.T) {
 	if f, err := channels.SpoolBill(broken); !errors.Is(err, io.ErrUnexpectedEOF) || f != nil {
 		t.Fatalf("SpoolBill(broken) = %v, %v", f, err)
 	}
-	if len(files(t, dir)) != 0 {
-		t.Fatalf("files left: %v", files(t, dir))
+	if len(billtest.Files(t, dir)) != 0 {
+		t.Fatalf("files left: %v", billtest.Files(t, dir))
 	}
 }
 
