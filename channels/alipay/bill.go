@@ -127,7 +127,6 @@ type tradeBill struct {
 	line    int
 	account string         // 2088…, from the "#账号：[…]" line
 	cols    map[string]int // header name → index
-	width   int            // header fields
 	summary *channels.BillSummary
 	done    bool
 }
@@ -333,7 +332,6 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 			if err != nil {
 				return nil, badBill("detail file line %d: %v", b.line, err)
 			}
-			b.width = len(fields)
 		default:
 			row, err := b.row(line)
 			if err != nil {
@@ -364,8 +362,8 @@ func (b *tradeBill) row(line string) (*channels.BillRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(f) != b.width {
-		return nil, fmt.Errorf("%d fields, the header has %d", len(f), b.width)
+	if len(f) != len(b.cols) {
+		return nil, fmt.Errorf("%d fields, the header has %d", len(f), len(b.cols))
 	}
 	get := func(col string) string { return f[b.cols[col]] }
 	r := &channels.BillRow{

@@ -163,7 +163,6 @@ type tradeBill struct {
 	lines   *bufio.Scanner
 	line    int
 	cols    map[string]int // header name → index
-	width   int
 	sumCols map[string]int // the summary header, once seen
 	summary *channels.BillSummary
 	done    bool
@@ -199,7 +198,6 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 		case b.cols == nil:
 			b.cols, err = header(line, colTime, colAppID, colMchID, colTxID, colOutTradeNo, colTradeType,
 				colTradeState, colRefundID, colOutRefundNo, colRefundState, colProduct, colAttach, colTotal, colRefundAsked)
-			b.width = len(b.cols)
 		case b.sumCols != nil:
 			b.summary, err = b.readSummary(line)
 		case strings.HasPrefix(line, "`"):
@@ -242,7 +240,7 @@ func fields(line string, width int) ([]string, error) {
 
 // row reads one detail line.
 func (b *tradeBill) row(line string) (*channels.BillRow, error) {
-	f, err := fields(line, b.width)
+	f, err := fields(line, len(b.cols))
 	if err != nil {
 		return nil, err
 	}
