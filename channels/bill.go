@@ -1,21 +1,26 @@
 package channels
 
 // The daily bill: an optional capability of an adapter, and the few helpers
-// every adapter's bill reader shares (the Beijing day, the temporary file a
-// bill is downloaded to, the validating first pass).
+// every adapter's bill reader shares (the Beijing day, the download's HTTP
+// client, the temporary file a bill is downloaded to, its lines and header,
+// the validating first pass).
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Beijing is the zone of the channels' bills and of every time in them:
-// UTC+8 all year. A fixed zone needs no tzdata.
+// Beijing is the zone of the channels' times (Alipay's timestamps, WeChat
+// Pay's time_expire, the bills and every time in them): UTC+8 all year. A
+// fixed zone needs no tzdata.
 var Beijing = time.FixedZone("CST", 8*3600)
 
 // Day is a calendar day in Beijing time, the unit of a channel's bill. Days
@@ -270,6 +275,48 @@ const MaxBillSize = 4 << 30
 // short the timeout of its HTTP client for API calls (a bill of a million
 // rows takes longer than an API call). The context still bounds it.
 const BillTimeout = 10 * time.Minute
+
+// BillHTTPClient returns a copy of hc, the adapter's client for API calls,
+// for downloading a bill: its timeout raised to BillTimeout when it is
+// shorter (no timeout stays none).
+func BillHTTPClient(hc *http.Client) *http.Client {
+	c := *hc
+	if c.Timeout != 0 && c.Timeout < BillTimeout {
+		c.Timeout = BillTimeout
+	}
+	return &c
+}
+
+// MaxBillLine bounds one line of a bill file, in bytes: a longer line
+// fails the scan (bufio.ErrTooLong) and so the bill.
+const MaxBillLine = 1 << 20
+
+// BillLines returns a scanner of r's lines, without their line endings
+// ("\r\n" or "\n"), each at most MaxBillLine bytes.
+func BillLines(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxBillLine)
+	return sc
+}
+
+// BillColumns maps the column names of a bill's header line (trimmed) to
+// their index, and checks that the names are distinct and that every column
+// in need is there.
+func BillColumns(names []string, need ...string) (map[string]int, error) {
+	cols := make(map[string]int, len(names))
+	for i, n := range names {
+		cols[strings.TrimSpace(n)] = i
+	}
+	if len(cols) != len(names) {
+		return nil, errors.New("a header repeats a column name")
+	}
+	for _, n := range need {
+		if _, ok := cols[n]; !ok {
+			return nil, fmt.Errorf("the header has no column %s", n)
+		}
+	}
+	return cols, nil
+}
 
 // BillFile is a bill downloaded to a temporary file. Close removes it.
 type BillFile struct {

@@ -1,18 +1,20 @@
 package channels_test
 
 import (
+	"bufio"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"path/filepath"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 )
 
 func TestDay(t *testing.T) {
@@ -133,8 +135,7 @@ func (s *script) Close() error                   { *s.closed++; return nil }
 
 func spool(t *testing.T, text string) (*channels.BillFile, string) {
 	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("TMPDIR", dir)
+	dir := billtest.TempDir(t)
 	h := sha1.New()
 	f, err := channels.SpoolBill(strings.NewReader(text), h)
 	if err != nil {
@@ -149,15 +150,6 @@ func spool(t *testing.T, text string) (*channels.BillFile, string) {
 		t.Fatalf("Section = %q, %v", b, err)
 	}
 	return f, dir
-}
-
-func files(t *testing.T, dir string) []string {
-	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "paycenter-bill-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestOpenBill(t *testing.T) {
@@ -186,11 +178,11 @@ func TestOpenBill(t *testing.T) {
 		if _, err := r.Next(); err != io.EOF {
 			t.Fatalf("after the rows: %v, want io.EOF", err)
 		}
-		if len(files(t, dir)) != 1 {
+		if len(billtest.Files(t, dir)) != 1 {
 			t.Fatal("the bill file is gone before Close")
 		}
-		if err := r.Close(); err != nil || closed != 2 || len(files(t, dir)) != 0 {
-			t.Fatalf("Close = %v, closed %d, files %v", err, closed, files(t, dir))
+		if err := r.Close(); err != nil || closed != 2 || len(billtest.Files(t, dir)) != 0 {
+			t.Fatalf("Close = %v, closed %d, files %v", err, closed, billtest.Files(t, dir))
 		}
 		if err := r.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
@@ -213,8 +205,8 @@ func TestOpenBill(t *testing.T) {
 			if !errors.Is(err, channels.ErrBillInvalid) || r != nil {
 				t.Fatalf("OpenBill = %v, %v; want ErrBillInvalid", r, err)
 			}
-			if scans != 1 || closed != 1 || len(files(t, dir)) != 0 {
-				t.Fatalf("scans %d, closed %d, files %v", scans, closed, files(t, dir))
+			if scans != 1 || closed != 1 || len(billtest.Files(t, dir)) != 0 {
+				t.Fatalf("scans %d, closed %d, files %v", scans, closed, billtest.Files(t, dir))
 			}
 		})
 	}
@@ -222,11 +214,11 @@ func TestOpenBill(t *testing.T) {
 
 func TestSpoolBillClose(t *testing.T) {
 	f, dir := spool(t, "")
-	if f.Size() != 0 || len(files(t, dir)) != 1 {
-		t.Fatalf("empty bill: size %d, files %v", f.Size(), files(t, dir))
+	if f.Size() != 0 || len(billtest.Files(t, dir)) != 1 {
+		t.Fatalf("empty bill: size %d, files %v", f.Size(), billtest.Files(t, dir))
 	}
-	if err := f.Close(); err != nil || len(files(t, dir)) != 0 {
-		t.Fatalf("Close = %v, files %v", err, files(t, dir))
+	if err := f.Close(); err != nil || len(billtest.Files(t, dir)) != 0 {
+		t.Fatalf("Close = %v, files %v", err, billtest.Files(t, dir))
 	}
 	if err := f.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
@@ -237,7 +229,49 @@ func TestSpoolBillClose(t *testing.T) {
 	if f, err := channels.SpoolBill(broken); !errors.Is(err, io.ErrUnexpectedEOF) || f != nil {
 		t.Fatalf("SpoolBill(broken) = %v, %v", f, err)
 	}
-	if len(files(t, dir)) != 0 {
-		t.Fatalf("files left: %v", files(t, dir))
+	if len(billtest.Files(t, dir)) != 0 {
+		t.Fatalf("files left: %v", billtest.Files(t, dir))
+	}
+}
+
+func TestBillColumns(t *testing.T) {
+	cols, err := channels.BillColumns([]string{" a", "b ", "c"}, "a", "c")
+	if err != nil || len(cols) != 3 || cols["a"] != 0 || cols["b"] != 1 || cols["c"] != 2 {
+		t.Fatalf("BillColumns = %v, %v", cols, err)
+	}
+	if _, err := channels.BillColumns([]string{"a", "b", "a "}); err == nil || !strings.Contains(err.Error(), "repeats") {
+		t.Errorf("a repeated name: err = %v", err)
+	}
+	if _, err := channels.BillColumns([]string{"a", "b"}, "a", "金额"); err == nil || !strings.Contains(err.Error(), "no column 金额") {
+		t.Errorf("a missing column: err = %v", err)
+	}
+}
+
+func TestBillLines(t *testing.T) {
+	sc := channels.BillLines(strings.NewReader("a,b\r\n\r\nc\nd"))
+	var got []string
+	for sc.Scan() {
+		got = append(got, sc.Text())
+	}
+	if err := sc.Err(); err != nil || strings.Join(got, "|") != "a,b||c|d" {
+		t.Fatalf("lines = %q, %v", got, err)
+	}
+	sc = channels.BillLines(strings.NewReader("ok\n" + strings.Repeat("x", channels.MaxBillLine+1) + "\n"))
+	if !sc.Scan() || sc.Text() != "ok" || sc.Scan() || !errors.Is(sc.Err(), bufio.ErrTooLong) {
+		t.Fatalf("a line over MaxBillLine: err = %v, want bufio.ErrTooLong", sc.Err())
+	}
+}
+
+func TestBillHTTPClient(t *testing.T) {
+	for _, c := range []struct{ api, want time.Duration }{
+		{5 * time.Second, channels.BillTimeout},
+		{0, 0}, // no timeout stays none: the context bounds the download
+		{time.Hour, time.Hour},
+	} {
+		api := &http.Client{Timeout: c.api}
+		got := channels.BillHTTPClient(api)
+		if got.Timeout != c.want || got == api || api.Timeout != c.api {
+			t.Errorf("BillHTTPClient(timeout %v): timeout %v (want %v), the API client's now %v", c.api, got.Timeout, c.want, api.Timeout)
+		}
 	}
 }

@@ -79,7 +79,7 @@ func New(cfg Config) (*Channel, error) {
 	// gateway's form goes in the body; the bill links' tokens are cut).
 	hc = tracehttp.Client(hc, nil)
 	opts := []sdk.OptionFunc{
-		sdk.WithTimeLocation(beijing),
+		sdk.WithTimeLocation(channels.Beijing),
 		sdk.WithHTTPClient(hc),
 	}
 	if cfg.Production {
@@ -184,7 +184,7 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		PassbackParams: encodePassback(req.AppID, req.Marker),
 	}
 	if !req.ExpireAt.IsZero() {
-		trade.TimeExpire = req.ExpireAt.In(beijing).Format(timeLayout)
+		trade.TimeExpire = req.ExpireAt.In(channels.Beijing).Format(timeLayout)
 	}
 
 	var param sdk.Param
@@ -200,7 +200,7 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		// TradeWapPay shadows time_expire with its own field, documented
 		// as "yyyy-MM-dd HH:mm"; truncating to the minute only shortens it.
 		if !req.ExpireAt.IsZero() {
-			p.TimeExpire = req.ExpireAt.In(beijing).Format("2006-01-02 15:04")
+			p.TimeExpire = req.ExpireAt.In(channels.Beijing).Format("2006-01-02 15:04")
 		}
 		param = p
 	case channels.AliApp:
@@ -512,7 +512,7 @@ func (c *Channel) Refund(ctx context.Context, req *channels.RefundRequest) (*cha
 		RefundFee:   req.RefundFee,
 		// alipay.trade.refund is synchronous and the SDK does not expose
 		// gmt_refund_pay: the confirmation time stands in for it.
-		RefundedAt: time.Now().In(beijing).Truncate(time.Second),
+		RefundedAt: time.Now().In(channels.Beijing).Truncate(time.Second),
 	}, nil
 }
 

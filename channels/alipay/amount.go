@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gopaycenter/paycenter/channels"
 )
 
 // MaxAmount is the largest amount, in fen, that Alipay accepts for one trade
@@ -67,14 +69,10 @@ func ParseAmount(s string) (int64, error) {
 	return yuan*100 + cents, nil
 }
 
-// beijing is the zone of every Alipay timestamp (UTC+8, no daylight saving);
-// a fixed zone needs no tzdata.
-var beijing = time.FixedZone("CST", 8*3600)
-
 // timeLayout is the layout of Alipay's times ("2006-01-02 15:04:05").
 const timeLayout = "2006-01-02 15:04:05"
 
 // parseTime parses an Alipay time, which is Beijing time without a zone.
 func parseTime(s string) (time.Time, error) {
-	return time.ParseInLocation(timeLayout, s, beijing)
+	return time.ParseInLocation(timeLayout, s, channels.Beijing)
 }

@@ -73,11 +73,7 @@ func (c *Channel) fetchBill(ctx context.Context, rawURL string) (*channels.BillF
 	if err != nil {
 		return nil, errors.New("alipay: bill download: bad URL")
 	}
-	hc := *c.cfg.HTTPClient
-	if hc.Timeout != 0 && hc.Timeout < channels.BillTimeout {
-		hc.Timeout = channels.BillTimeout
-	}
-	rsp, err := hc.Do(req)
+	rsp, err := channels.BillHTTPClient(c.cfg.HTTPClient).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("alipay: bill download: %w", sanitize(err))
 	}
@@ -120,9 +116,6 @@ const (
 	kindRefund = "退款"
 )
 
-// maxLine bounds one line of a bill file.
-const maxLine = 1 << 20
-
 func badBill(format string, a ...any) error {
 	return fmt.Errorf("alipay: %w: %s", channels.ErrBillInvalid, fmt.Sprintf(format, a...))
 }
@@ -134,7 +127,6 @@ type tradeBill struct {
 	line    int
 	account string         // 2088…, from the "#账号：[…]" line
 	cols    map[string]int // header name → index
-	width   int            // header fields
 	summary *channels.BillSummary
 	done    bool
 }
@@ -193,19 +185,17 @@ func entryName(zf *zip.File) string {
 
 // gbkLines splits a GBK text stream into UTF-8 lines.
 func gbkLines(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(transform.NewReader(r, simplifiedchinese.GBK.NewDecoder()))
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	return sc
+	return channels.BillLines(transform.NewReader(r, simplifiedchinese.GBK.NewDecoder()))
 }
 
-// scanLine returns the next line without its line ending, and false at the
-// end of the file (check sc.Err then).
+// scanLine returns the next line, counting it in n, and false at the end of
+// the file (check sc.Err then).
 func scanLine(sc *bufio.Scanner, n *int) (string, bool) {
 	if !sc.Scan() {
 		return "", false
 	}
 	*n++
-	return strings.TrimSuffix(sc.Text(), "\r"), true
+	return sc.Text(), true
 }
 
 // splitFields splits a CSV line into trimmed fields. Alipay pads numbers
@@ -230,24 +220,6 @@ func splitFields(line string) ([]string, error) {
 		fields[i] = strings.TrimSpace(f)
 	}
 	return fields, nil
-}
-
-// header maps the header line's column names to their index and checks
-// that the columns in need are there.
-func header(fields []string, need ...string) (map[string]int, error) {
-	cols := make(map[string]int, len(fields))
-	for i, f := range fields {
-		cols[f] = i
-	}
-	if len(cols) != len(fields) {
-		return nil, errors.New("a header repeats a column name")
-	}
-	for _, n := range need {
-		if _, ok := cols[n]; !ok {
-			return nil, fmt.Errorf("the header has no column %s", n)
-		}
-	}
-	return cols, nil
 }
 
 // signedAmount parses a yuan amount that may carry a minus sign.
@@ -286,7 +258,7 @@ func readSummary(zf *zip.File) (*channels.BillSummary, error) {
 			return nil, badBill("summary file line %d: %v", n, err)
 		}
 		if cols == nil {
-			if cols, err = header(fields, colSumPayments, colSumRefunds, colSumAmount); err != nil {
+			if cols, err = channels.BillColumns(fields, colSumPayments, colSumRefunds, colSumAmount); err != nil {
 				return nil, badBill("summary file: %v", err)
 			}
 			continue
@@ -354,13 +326,12 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 		case b.cols == nil:
 			fields, err := splitFields(line)
 			if err == nil {
-				b.cols, err = header(fields, colTradeNo, colOutTradeNo, colKind, colProduct,
+				b.cols, err = channels.BillColumns(fields, colTradeNo, colOutTradeNo, colKind, colProduct,
 					colCreated, colFinished, colAmount, colRefundNo, colRemark)
 			}
 			if err != nil {
 				return nil, badBill("detail file line %d: %v", b.line, err)
 			}
-			b.width = len(fields)
 		default:
 			row, err := b.row(line)
 			if err != nil {
@@ -391,8 +362,8 @@ func (b *tradeBill) row(line string) (*channels.BillRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(f) != b.width {
-		return nil, fmt.Errorf("%d fields, the header has %d", len(f), b.width)
+	if len(f) != len(b.cols) {
+		return nil, fmt.Errorf("%d fields, the header has %d", len(f), len(b.cols))
 	}
 	get := func(col string) string { return f[b.cols[col]] }
 	r := &channels.BillRow{

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 )
 
 const (
@@ -49,28 +50,8 @@ func archive(t *testing.T, files ...string) []byte {
 
 func parseArchive(t *testing.T, raw []byte) ([]channels.BillRow, *channels.BillSummary, error) {
 	t.Helper()
-	t.Setenv("TMPDIR", t.TempDir())
-	file, err := channels.SpoolBill(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
 	day := channels.NewDay(2026, 3, 14)
-	r, err := channels.OpenBill(file, func(f *channels.BillFile) (channels.BillReader, error) { return openTradeBill(f, day) })
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	var rows []channels.BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return rows, r.Summary(), nil
-		}
-		if err != nil {
-			t.Fatalf("Next after a checked bill: %v", err)
-		}
-		rows = append(rows, *row)
-	}
+	return billtest.Parse(t, bytes.NewReader(raw), func(f *channels.BillFile) (channels.BillReader, error) { return openTradeBill(f, day) })
 }
 
 func TestParseTradeBillArchive(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -15,24 +13,8 @@ import (
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/channels/alipay"
 	"github.com/gopaycenter/paycenter/channels/alipay/alipaytest"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 )
-
-// billTemp points os.TempDir at a fresh directory, so that a test can see
-// the bill files the adapter leaves behind.
-func billTemp(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("TMPDIR", dir)
-	return dir
-}
-
-func assertNoBillFiles(t *testing.T, dir string) {
-	t.Helper()
-	left, err := filepath.Glob(filepath.Join(dir, "paycenter-bill-*"))
-	if err != nil || len(left) != 0 {
-		t.Fatalf("bill files left behind: %v (%v)", left, err)
-	}
-}
 
 // sell opens and pays an ALI_WEB charge with subject, and moves its payment
 // to at.
@@ -53,21 +35,6 @@ func sell(t *testing.T, fake *alipaytest.Fake, ch *alipay.Channel, no, subject s
 	}
 }
 
-func readAll(t *testing.T, r channels.BillReader) []channels.BillRow {
-	t.Helper()
-	var rows []channels.BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return rows
-		}
-		if err != nil {
-			t.Fatalf("Next after %d rows: %v", len(rows), err)
-		}
-		rows = append(rows, *row)
-	}
-}
-
 // TestBillRoundTrip builds a day of business at the fake (payments of
 // 0.01 and 1,234,567.89 yuan, partial and full refunds, a refund made by
 // hand in the console, a foreign order, a payment the bill shows with
@@ -77,7 +44,7 @@ func readAll(t *testing.T, r channels.BillReader) []channels.BillRow {
 func TestBillRoundTrip(t *testing.T) {
 	for _, mode := range alipaytest.Modes {
 		t.Run(string(mode), func(t *testing.T) {
-			tmp := billTemp(t)
+			tmp := billtest.TempDir(t)
 			ctx := context.Background()
 			fake, ch := setup(t, mode)
 			day := channels.DayOf(time.Now()).AddDays(-1)
@@ -123,7 +90,7 @@ func TestBillRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DownloadBill: %v", err)
 			}
-			rows := readAll(t, r)
+			rows := billtest.ReadAll(t, r)
 
 			tx := func(no string) string { tr, _ := fake.Trade(no); return tr.TradeNo }
 			pay := func(no, name string, fen int64, when time.Time, attach string) channels.BillRow {
@@ -145,32 +112,10 @@ func TestBillRoundTrip(t *testing.T) {
 				pay("FOREIGN-1", "别人的订单", 888, at(15, 0, 0), ""),
 				ref("B-REF", "R-REST", `礼盒, 含"双"引号`, 7000, at(23, 59, 59)),
 			}
-			if len(rows) != len(want) {
-				t.Fatalf("got %d rows, want %d: %+v", len(rows), len(want), rows)
-			}
-			for i := range want {
-				got := rows[i]
-				if got.Line != 6+i { // after 4 comment lines and the header
-					t.Errorf("row %d: line %d, want %d", i, got.Line, 6+i)
-				}
-				if _, off := got.Time.Zone(); off != 8*3600 {
-					t.Errorf("row %d: time %v is not in Beijing time", i, got.Time)
-				}
-				got.Line = 0
-				if !got.Time.Equal(want[i].Time) {
-					t.Errorf("row %d: time %v, want %v", i, got.Time, want[i].Time)
-				}
-				got.Time = want[i].Time
-				if got != want[i] {
-					t.Errorf("row %d:\n got %+v\nwant %+v", i, got, want[i])
-				}
-			}
+			billtest.AssertRows(t, rows, want, 6) // after 4 comment lines and the header
 
 			s := r.Summary()
-			var tally channels.BillTally
-			for i := range rows {
-				tally.Add(&rows[i])
-			}
+			tally := billtest.Tally(rows)
 			if err := s.Check(tally); err != nil {
 				t.Errorf("summary disagrees with the rows: %v", err)
 			}
@@ -188,7 +133,7 @@ func TestBillRoundTrip(t *testing.T) {
 			if err := r.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			assertNoBillFiles(t, tmp)
+			billtest.AssertNoFiles(t, tmp)
 			if _, err := r.Next(); err == nil {
 				t.Error("Next after Close returned no error")
 			}
@@ -205,7 +150,7 @@ func TestBillEmptyDay(t *testing.T) {
 		t.Fatalf("DownloadBill: %v", err)
 	}
 	defer r.Close()
-	if rows := readAll(t, r); len(rows) != 0 {
+	if rows := billtest.ReadAll(t, r); len(rows) != 0 {
 		t.Fatalf("rows = %+v, want none", rows)
 	}
 	if err := r.Summary().Check(channels.BillTally{}); err != nil || !r.Summary().Rows.Stated || r.Summary().Rows.Value != 0 {
@@ -219,7 +164,7 @@ func TestBillRefused(t *testing.T) {
 		fault alipaytest.BillFault
 	}{{"truncated", alipaytest.BillTruncated}, {"corrupt", alipaytest.BillCorrupt}} {
 		t.Run(fault.name, func(t *testing.T) {
-			tmp := billTemp(t)
+			tmp := billtest.TempDir(t)
 			fake, ch := setup(t, alipaytest.PublicKeyMode)
 			day := channels.DayOf(time.Now()).AddDays(-1)
 			sell(t, fake, ch, "T-1", "茶", 100, day.Start().Add(time.Hour))
@@ -228,7 +173,7 @@ func TestBillRefused(t *testing.T) {
 			if !errors.Is(err, channels.ErrBillInvalid) || r != nil {
 				t.Fatalf("DownloadBill = %v, %v; want ErrBillInvalid and no reader", r, err)
 			}
-			assertNoBillFiles(t, tmp)
+			billtest.AssertNoFiles(t, tmp)
 
 			// The next download (a fresh URL) is whole again.
 			r, err = ch.DownloadBill(context.Background(), day)
@@ -236,7 +181,7 @@ func TestBillRefused(t *testing.T) {
 				t.Fatalf("DownloadBill after the fault: %v", err)
 			}
 			defer r.Close()
-			if rows := readAll(t, r); len(rows) != 1 || rows[0].OutTradeNo != "T-1" {
+			if rows := billtest.ReadAll(t, r); len(rows) != 1 || rows[0].OutTradeNo != "T-1" {
 				t.Fatalf("rows = %+v", rows)
 			}
 		})
@@ -271,7 +216,7 @@ func TestBillNotReady(t *testing.T) {
 // TestBillAnswerVerified checks the SDK's signature verification stays on
 // for the download-URL query, and how refusals are classified.
 func TestBillAnswerVerified(t *testing.T) {
-	tmp := billTemp(t)
+	tmp := billtest.TempDir(t)
 	fake, ch := setup(t, alipaytest.CertMode)
 	ctx := context.Background()
 	day := channels.DayOf(time.Now()).AddDays(-1)
@@ -292,12 +237,11 @@ func TestBillAnswerVerified(t *testing.T) {
 	if n := fake.Calls(alipaytest.MethodBillDownloadURL); n != 4 {
 		t.Errorf("gateway saw %d queries, want 4", n)
 	}
-	assertNoBillFiles(t, tmp)
+	billtest.AssertNoFiles(t, tmp)
 }
 
 // BenchmarkDownloadBill downloads and reads a generated bill of a million
-// rows and reports rows per second (download, check and read together) and
-// the peak heap in use while reading, which must not grow with the bill.
+// rows (see billtest.Benchmark for what it reports).
 func BenchmarkDownloadBill(b *testing.B) {
 	const rows = 1_000_000
 	b.Setenv("TMPDIR", b.TempDir())
@@ -307,47 +251,9 @@ func BenchmarkDownloadBill(b *testing.B) {
 	if err := fake.SyntheticBill(day, rows); err != nil {
 		b.Fatal(err)
 	}
-	runtime.GC()
-	var peak uint64
-	sample := func() {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapInuse)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		r, err := ch.DownloadBill(context.Background(), day)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for {
-			row, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if m := n % 100_000; m == 0 || m == 9 { // a payment and a refund
-				kind, no, fen := alipaytest.SyntheticRow(day, n, rows)
-				if row.Kind != kind || row.OutTradeNo != no || row.Amount != fen {
-					b.Fatalf("row %d = %+v, want %s %s %d", n, row, kind, no, fen)
-				}
-			}
-			if n++; n%20_000 == 0 {
-				sample()
-			}
-		}
-		if n != rows {
-			b.Fatalf("read %d rows, want %d", n, rows)
-		}
-		if err := r.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	billtest.Benchmark(b, rows,
+		func() (channels.BillReader, error) { return ch.DownloadBill(context.Background(), day) },
+		func(i int) (channels.BillRowKind, string, int64) { return alipaytest.SyntheticRow(day, i, rows) })
 }
 
 // TestBillArchiveIsGBK looks at the raw archive the fake serves: GBK file

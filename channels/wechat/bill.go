@@ -89,14 +89,10 @@ func (c *Channel) DownloadBill(ctx context.Context, day channels.Day) (channels.
 // signature (WeChat Pay does not sign files) but by the caller, by hash.
 func (c *Channel) fetchBill(ctx context.Context, rawURL string) (*channels.BillFile, []byte, error) {
 	const op = "bill download"
-	hc := *c.http
-	if hc.Timeout != 0 && hc.Timeout < channels.BillTimeout {
-		hc.Timeout = channels.BillTimeout
-	}
 	dl, err := core.NewClient(ctx,
 		option.WithSigner(clientSigner{c.client}),
 		option.WithoutValidator(),
-		option.WithHTTPClient(&hc),
+		option.WithHTTPClient(channels.BillHTTPClient(c.http)),
 	)
 	if err != nil {
 		return nil, nil, errors.New("wechat: bill download: cannot build the download client")
@@ -158,11 +154,6 @@ const (
 // stateRefund is the 交易状态 of a refund row.
 const stateRefund = "REFUND"
 
-const (
-	billTimeLayout = "2006-01-02 15:04:05"
-	maxLine        = 1 << 20 // bounds one line of the bill
-)
-
 func badBill(format string, a ...any) error {
 	return fmt.Errorf("wechat: %w: %s", channels.ErrBillInvalid, fmt.Sprintf(format, a...))
 }
@@ -172,16 +163,13 @@ type tradeBill struct {
 	lines   *bufio.Scanner
 	line    int
 	cols    map[string]int // header name → index
-	width   int
 	sumCols map[string]int // the summary header, once seen
 	summary *channels.BillSummary
 	done    bool
 }
 
 func openTradeBill(f *channels.BillFile) (channels.BillReader, error) {
-	sc := bufio.NewScanner(f.Section())
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	return &tradeBill{lines: sc}, nil
+	return &tradeBill{lines: channels.BillLines(f.Section())}, nil
 }
 
 // Next returns the next detail row.
@@ -198,7 +186,7 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 			break
 		}
 		b.line++
-		line := strings.TrimSuffix(b.lines.Text(), "\r")
+		line := b.lines.Text()
 		if b.line == 1 {
 			line = strings.TrimPrefix(line, "\ufeff")
 		}
@@ -210,7 +198,6 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 		case b.cols == nil:
 			b.cols, err = header(line, colTime, colAppID, colMchID, colTxID, colOutTradeNo, colTradeType,
 				colTradeState, colRefundID, colOutRefundNo, colRefundState, colProduct, colAttach, colTotal, colRefundAsked)
-			b.width = len(b.cols)
 		case b.sumCols != nil:
 			b.summary, err = b.readSummary(line)
 		case strings.HasPrefix(line, "`"):
@@ -234,20 +221,7 @@ func (b *tradeBill) Next() (*channels.BillRow, error) {
 // header maps a header line's column names to their index and checks that
 // the columns in need are there.
 func header(line string, need ...string) (map[string]int, error) {
-	names := strings.Split(line, ",")
-	cols := make(map[string]int, len(names))
-	for i, n := range names {
-		cols[strings.TrimSpace(n)] = i
-	}
-	if len(cols) != len(names) {
-		return nil, errors.New("a header repeats a column name")
-	}
-	for _, n := range need {
-		if _, ok := cols[n]; !ok {
-			return nil, fmt.Errorf("the header has no column %s", n)
-		}
-	}
-	return cols, nil
+	return channels.BillColumns(strings.Split(line, ","), need...)
 }
 
 // fields splits a data line: every field starts with a backtick (so that
@@ -266,7 +240,7 @@ func fields(line string, width int) ([]string, error) {
 
 // row reads one detail line.
 func (b *tradeBill) row(line string) (*channels.BillRow, error) {
-	f, err := fields(line, b.width)
+	f, err := fields(line, len(b.cols))
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +266,7 @@ func (b *tradeBill) row(line string) (*channels.BillRow, error) {
 	if r.Amount, err = fen(get(amountCol)); err != nil {
 		return nil, fmt.Errorf("%s %q is not a yuan amount", amountCol, truncate(get(amountCol), 32))
 	}
-	if r.Time, err = time.ParseInLocation(billTimeLayout, get(colTime), channels.Beijing); err != nil {
+	if r.Time, err = time.ParseInLocation(time.DateTime, get(colTime), channels.Beijing); err != nil {
 		return nil, fmt.Errorf("%s %q is not a time", colTime, truncate(get(colTime), 32))
 	}
 	return r, nil

@@ -2,11 +2,11 @@ package wechat
 
 import (
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 )
 
 const (
@@ -19,27 +19,7 @@ const (
 
 func parseBill(t *testing.T, text string) ([]channels.BillRow, *channels.BillSummary, error) {
 	t.Helper()
-	t.Setenv("TMPDIR", t.TempDir())
-	file, err := channels.SpoolBill(strings.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := channels.OpenBill(file, openTradeBill)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer r.Close()
-	var rows []channels.BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return rows, r.Summary(), nil
-		}
-		if err != nil {
-			t.Fatalf("Next after a checked bill: %v", err)
-		}
-		rows = append(rows, *row)
-	}
+	return billtest.Parse(t, strings.NewReader(text), openTradeBill)
 }
 
 func TestParseTradeBill(t *testing.T) {

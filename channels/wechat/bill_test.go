@@ -3,34 +3,15 @@ package wechat_test
 import (
 	"context"
 	"errors"
-	"io"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/channels/internal/billtest"
 	"github.com/gopaycenter/paycenter/channels/wechat"
 	"github.com/gopaycenter/paycenter/channels/wechat/wechattest"
 )
-
-// billTemp points os.TempDir at a fresh directory, so that a test can see
-// the bill files the adapter leaves behind.
-func billTemp(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("TMPDIR", dir)
-	return dir
-}
-
-func assertNoBillFiles(t *testing.T, dir string) {
-	t.Helper()
-	left, err := filepath.Glob(filepath.Join(dir, "paycenter-bill-*"))
-	if err != nil || len(left) != 0 {
-		t.Fatalf("bill files left behind: %v (%v)", left, err)
-	}
-}
 
 // sell places and pays a WX_NATIVE order and moves its payment to at.
 func sell(t *testing.T, srv *wechattest.Server, ch *wechat.Channel, no, subject, attach string, fee int64, at time.Time) {
@@ -49,21 +30,6 @@ func sell(t *testing.T, srv *wechattest.Server, ch *wechat.Channel, no, subject,
 	}
 }
 
-func readAll(t *testing.T, r channels.BillReader) []channels.BillRow {
-	t.Helper()
-	var rows []channels.BillRow
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return rows
-		}
-		if err != nil {
-			t.Fatalf("Next after %d rows: %v", len(rows), err)
-		}
-		rows = append(rows, *row)
-	}
-}
-
 // TestBillRoundTrip builds a day of business at the fake (payments of
 // 0.01 and 1,234,567.89 yuan, partial and full refunds, one still
 // processing, a refund made by hand in the merchant platform, a foreign
@@ -73,7 +39,7 @@ func readAll(t *testing.T, r channels.BillReader) []channels.BillRow {
 func TestBillRoundTrip(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
-			tmp := billTemp(t)
+			tmp := billtest.TempDir(t)
 			ctx := context.Background()
 			srv := wechattest.NewServer(t)
 			ch := newChannel(t, srv, mode)
@@ -129,7 +95,7 @@ func TestBillRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DownloadBill: %v", err)
 			}
-			rows := readAll(t, r)
+			rows := billtest.ReadAll(t, r)
 
 			tx := func(no string) string { o, _ := srv.Order(no); return o.TransactionID }
 			pay := func(no, name, attach string, fen int64, when time.Time) channels.BillRow {
@@ -153,31 +119,10 @@ func TestBillRoundTrip(t *testing.T) {
 				pay("FOREIGN-1", "别人的订单", "", 888, at(15, 0, 0)),
 				ref("W-REF", rest, box, "order=7", "PROCESSING"),
 			}
-			if len(rows) != len(want) {
-				t.Fatalf("got %d rows, want %d: %+v", len(rows), len(want), rows)
-			}
-			for i := range want {
-				got := rows[i]
-				if got.Line != 2+i { // after the header
-					t.Errorf("row %d: line %d, want %d", i, got.Line, 2+i)
-				}
-				if _, off := got.Time.Zone(); off != 8*3600 {
-					t.Errorf("row %d: time %v is not in Beijing time", i, got.Time)
-				}
-				if !got.Time.Equal(want[i].Time) {
-					t.Errorf("row %d: time %v, want %v", i, got.Time, want[i].Time)
-				}
-				got.Line, got.Time = 0, want[i].Time
-				if got != want[i] {
-					t.Errorf("row %d:\n got %+v\nwant %+v", i, got, want[i])
-				}
-			}
+			billtest.AssertRows(t, rows, want, 2) // after the header
 
 			s := r.Summary()
-			var tally channels.BillTally
-			for i := range rows {
-				tally.Add(&rows[i])
-			}
+			tally := billtest.Tally(rows)
 			if err := s.Check(tally); err != nil {
 				t.Errorf("summary disagrees with the rows: %v", err)
 			}
@@ -197,7 +142,7 @@ func TestBillRoundTrip(t *testing.T) {
 			if err := r.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			assertNoBillFiles(t, tmp)
+			billtest.AssertNoFiles(t, tmp)
 			calls := srv.Calls()
 			if !slices.Contains(calls, "GET "+wechattest.BillDownloadPath) || srv.Rejected() != 0 {
 				t.Errorf("the download was not a signed call the fake accepted: calls %v, rejected %d", calls, srv.Rejected())
@@ -207,7 +152,7 @@ func TestBillRoundTrip(t *testing.T) {
 }
 
 func TestBillWrongHashRefused(t *testing.T) {
-	tmp := billTemp(t)
+	tmp := billtest.TempDir(t)
 	srv := wechattest.NewServer(t)
 	ch := newChannel(t, srv, wechattest.PublicKeyMode)
 	day := channels.DayOf(time.Now()).AddDays(-1)
@@ -217,14 +162,14 @@ func TestBillWrongHashRefused(t *testing.T) {
 	if !errors.Is(err, channels.ErrBillInvalid) || r != nil {
 		t.Fatalf("DownloadBill = %v, %v; want ErrBillInvalid and no reader", r, err)
 	}
-	assertNoBillFiles(t, tmp)
+	billtest.AssertNoFiles(t, tmp)
 
 	r, err = ch.DownloadBill(context.Background(), day)
 	if err != nil {
 		t.Fatalf("DownloadBill after the fault: %v", err)
 	}
 	defer r.Close()
-	if rows := readAll(t, r); len(rows) != 1 || rows[0].OutTradeNo != "H-1" {
+	if rows := billtest.ReadAll(t, r); len(rows) != 1 || rows[0].OutTradeNo != "H-1" {
 		t.Fatalf("rows = %+v", rows)
 	}
 }
@@ -259,7 +204,7 @@ func TestBillNotReady(t *testing.T) {
 // for the bill query (nothing is downloaded after a bad answer), and how
 // refusals are classified.
 func TestBillAnswerVerified(t *testing.T) {
-	tmp := billTemp(t)
+	tmp := billtest.TempDir(t)
 	srv := wechattest.NewServer(t)
 	ch := newChannel(t, srv, wechattest.CertMode)
 	ctx := context.Background()
@@ -285,13 +230,11 @@ func TestBillAnswerVerified(t *testing.T) {
 			t.Fatal("a bill was downloaded after an answer that was not accepted")
 		}
 	}
-	assertNoBillFiles(t, tmp)
+	billtest.AssertNoFiles(t, tmp)
 }
 
 // BenchmarkDownloadBill downloads and reads a generated bill of a million
-// rows and reports rows per second (download, hash, check and read
-// together) and the peak heap in use while reading, which must not grow
-// with the bill.
+// rows, hashing it on the way (see billtest.Benchmark for what it reports).
 func BenchmarkDownloadBill(b *testing.B) {
 	const rows = 1_000_000
 	b.Setenv("TMPDIR", b.TempDir())
@@ -304,45 +247,7 @@ func BenchmarkDownloadBill(b *testing.B) {
 	if err := srv.SyntheticBill(day, rows); err != nil {
 		b.Fatal(err)
 	}
-	runtime.GC()
-	var peak uint64
-	sample := func() {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		peak = max(peak, m.HeapInuse)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		r, err := ch.DownloadBill(context.Background(), day)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for {
-			row, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if m := n % 100_000; m == 0 || m == 9 { // a payment and a refund
-				kind, no, fen := wechattest.SyntheticRow(day, n, rows)
-				if row.Kind != kind || row.OutTradeNo != no || row.Amount != fen {
-					b.Fatalf("row %d = %+v, want %s %s %d", n, row, kind, no, fen)
-				}
-			}
-			if n++; n%20_000 == 0 {
-				sample()
-			}
-		}
-		if n != rows {
-			b.Fatalf("read %d rows, want %d", n, rows)
-		}
-		if err := r.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	billtest.Benchmark(b, rows,
+		func() (channels.BillReader, error) { return ch.DownloadBill(context.Background(), day) },
+		func(i int) (channels.BillRowKind, string, int64) { return wechattest.SyntheticRow(day, i, rows) })
 }

@@ -33,9 +33,6 @@ const (
 	RefundNotifyPath = "/refundnotify"
 )
 
-// beijing is the +08:00 zone WeChat Pay expects in time_expire.
-var beijing = time.FixedZone("CST", 8*3600)
-
 // Channel is the WeChat Pay (APIv3) adapter. It implements
 // [channels.Channel], [channels.Querier], [channels.Closer],
 // [channels.Refunder], [channels.RefundQuerier] and
@@ -121,7 +118,7 @@ func (c *Channel) Create(ctx context.Context, req *channels.CreateRequest) (chan
 		attach      *string
 	)
 	if !req.ExpireAt.IsZero() {
-		t := req.ExpireAt.In(beijing).Truncate(time.Second)
+		t := req.ExpireAt.In(channels.Beijing).Truncate(time.Second)
 		expire = &t
 	}
 	// attach carries the pay center's marker, which WeChat Pay echoes in

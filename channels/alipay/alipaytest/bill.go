@@ -114,7 +114,7 @@ func (f *Fake) RefundByHand(outTradeNo string, amount int64) (string, error) {
 	}
 	f.bills.handSeq++
 	no := fmt.Sprintf("HZ01RF%014d", f.bills.handSeq)
-	tr.Refunds[no] = &RefundRecord{OutRequestNo: no, Amount: amount, At: f.Now().In(beijing).Truncate(time.Second)}
+	tr.Refunds[no] = &RefundRecord{OutRequestNo: no, Amount: amount, At: f.Now().In(channels.Beijing).Truncate(time.Second)}
 	tr.Refunded += amount
 	if tr.Refunded == tr.Total {
 		tr.Status = TradeClosed
@@ -130,7 +130,7 @@ func (f *Fake) PayForeign(outTradeNo string, total int64, subject string) error 
 	if _, ok := f.trades[outTradeNo]; ok {
 		return fmt.Errorf("alipaytest: pay foreign: trade %q exists", outTradeNo)
 	}
-	now := f.Now().In(beijing).Truncate(time.Second)
+	now := f.Now().In(channels.Beijing).Truncate(time.Second)
 	f.seq++
 	f.trades[outTradeNo] = &Trade{
 		OutTradeNo: outTradeNo, TradeNo: fmt.Sprintf("2025%016d", f.seq), Subject: subject,
@@ -148,7 +148,7 @@ func (f *Fake) SetPaidAt(outTradeNo string, at time.Time) error {
 	if !ok || tr.PaidAt.IsZero() {
 		return fmt.Errorf("alipaytest: set paid at: trade %q is not paid", outTradeNo)
 	}
-	tr.PaidAt = at.In(beijing).Truncate(time.Second)
+	tr.PaidAt = at.In(channels.Beijing).Truncate(time.Second)
 	tr.CreatedAt = tr.PaidAt
 	return nil
 }
@@ -161,7 +161,7 @@ func (f *Fake) SetRefundedAt(outTradeNo, outRequestNo string, at time.Time) erro
 	if !ok || tr.Refunds[outRequestNo] == nil {
 		return fmt.Errorf("alipaytest: set refunded at: no refund %q of %q", outRequestNo, outTradeNo)
 	}
-	tr.Refunds[outRequestNo].At = at.In(beijing).Truncate(time.Second)
+	tr.Refunds[outRequestNo].At = at.In(channels.Beijing).Truncate(time.Second)
 	return nil
 }
 
@@ -487,7 +487,7 @@ func writeDetail(w *csv.Writer, account string, day channels.Day, now time.Time,
 		tot.fee += fee
 		amount := alipay.FormatAmount(l.amount)
 		return w.Write([]string{l.tradeNo + "\t", l.outTradeNo + "\t", kind, l.subject,
-			l.created.In(beijing).Format(timeLayout), l.finished.In(beijing).Format(timeLayout),
+			l.created.In(channels.Beijing).Format(timeLayout), l.finished.In(channels.Beijing).Format(timeLayout),
 			"", "", "", "", "bu***@example.com", amount, amount, "0.00", "0.00", "0.00", "0.00", "0.00", "",
 			"0.00", "0.00", refundNo, alipay.FormatAmount(fee), "0.00", l.remark})
 	})
@@ -498,7 +498,7 @@ func writeDetail(w *csv.Writer, account string, day channels.Day, now time.Time,
 		{"#-----------------------------------------业务明细列表结束------------------------------------"},
 		{fmt.Sprintf("#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元", tot.payments, alipay.FormatAmount(tot.paid))},
 		{fmt.Sprintf("#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元", tot.refunds, alipay.FormatAmount(tot.refunded))},
-		{"#导出时间：[" + now.In(beijing).Format("2006年01月02日 15:04:05") + "]"},
+		{"#导出时间：[" + now.In(channels.Beijing).Format("2006年01月02日 15:04:05") + "]"},
 	})
 }
 
@@ -511,7 +511,7 @@ func writeSummary(w *csv.Writer, account string, day channels.Day, now time.Time
 		[]string{"合计", "", fmt.Sprint(tot.payments), fmt.Sprint(tot.refunds), net, net, "0.00", "0.00", "0.00", fee, "0.00",
 			alipay.FormatAmount(tot.net + tot.fee)},
 		[]string{"#----------------------------------------业务汇总列表结束-------------------------------------"},
-		[]string{"#导出时间：[" + now.In(beijing).Format("2006年01月02日 15:04:05") + "]"},
+		[]string{"#导出时间：[" + now.In(channels.Beijing).Format("2006年01月02日 15:04:05") + "]"},
 	))
 }
 

@@ -62,8 +62,6 @@ const (
 // fake's clock.
 const MaxSkew = 10 * time.Minute
 
-var beijing = time.FixedZone("CST", 8*3600)
-
 const timeLayout = "2006-01-02 15:04:05"
 
 // Trade is the fake's record of one trade.
@@ -245,7 +243,7 @@ func (f *Fake) Pay(outTradeNo string) error {
 		return fmt.Errorf("alipaytest: pay: trade %q is %s", outTradeNo, tr.Status)
 	}
 	tr.Status = TradeSuccess
-	tr.PaidAt = f.Now().In(beijing).Truncate(time.Second)
+	tr.PaidAt = f.Now().In(channels.Beijing).Truncate(time.Second)
 	return nil
 }
 
@@ -398,7 +396,7 @@ func (f *Fake) cashier(req *http.Request, values url.Values) (string, error) {
 
 func (f *Fake) notification(tr *Trade, status string) url.Values {
 	f.seq++
-	now := f.Now().In(beijing)
+	now := f.Now().In(channels.Beijing)
 	v := url.Values{}
 	v.Set("notify_time", now.Format(timeLayout))
 	v.Set("notify_type", "trade_status_sync")
@@ -416,12 +414,12 @@ func (f *Fake) notification(tr *Trade, status string) url.Values {
 	v.Set("trade_status", status)
 	v.Set("total_amount", alipay.FormatAmount(tr.Total))
 	v.Set("subject", tr.Subject)
-	v.Set("gmt_create", tr.CreatedAt.In(beijing).Format(timeLayout))
+	v.Set("gmt_create", tr.CreatedAt.In(channels.Beijing).Format(timeLayout))
 	if tr.PassbackParams != "" {
 		v.Set("passback_params", tr.PassbackParams)
 	}
 	if !tr.PaidAt.IsZero() {
-		v.Set("gmt_payment", tr.PaidAt.In(beijing).Format(timeLayout))
+		v.Set("gmt_payment", tr.PaidAt.In(channels.Beijing).Format(timeLayout))
 		v.Set("receipt_amount", alipay.FormatAmount(tr.Total))
 		v.Set("buyer_pay_amount", alipay.FormatAmount(tr.Total))
 		v.Set("invoice_amount", alipay.FormatAmount(tr.Total))
@@ -466,7 +464,7 @@ func (f *Fake) RefundNotification(t testing.TB, outTradeNo, outRequestNo string)
 	v := f.notification(tr, tr.Status)
 	v.Set("out_biz_no", r.OutRequestNo)
 	v.Set("refund_fee", alipay.FormatAmount(tr.Refunded))
-	v.Set("gmt_refund", r.At.In(beijing).Format(timeLayout)+".000")
+	v.Set("gmt_refund", r.At.In(channels.Beijing).Format(timeLayout)+".000")
 	return f.Keys.SignNotification(v)
 }
 
@@ -628,7 +626,7 @@ func (f *Fake) verifyRequest(p url.Values) string {
 	if p.Get("sign_type") != "RSA2" || p.Get("charset") != "utf-8" || p.Get("format") != "JSON" || p.Get("version") != "1.0" {
 		return "bad common parameters"
 	}
-	ts, err := time.ParseInLocation(timeLayout, p.Get("timestamp"), beijing)
+	ts, err := time.ParseInLocation(timeLayout, p.Get("timestamp"), channels.Beijing)
 	if err != nil {
 		return "bad timestamp"
 	}
@@ -751,7 +749,7 @@ func (f *Fake) serveCashier(w http.ResponseWriter, method string, p url.Values, 
 		if method == MethodWapPay {
 			layout = "2006-01-02 15:04"
 		}
-		exp, err := time.ParseInLocation(layout, te, beijing)
+		exp, err := time.ParseInLocation(layout, te, channels.Beijing)
 		if err != nil {
 			http.Error(w, "bad time_expire", http.StatusBadRequest)
 			return
@@ -786,7 +784,7 @@ func (f *Fake) serveCashier(w http.ResponseWriter, method string, p url.Values, 
 			ReturnURL:      p.Get("return_url"),
 			PassbackParams: str(biz, "passback_params"),
 			TimeExpire:     str(biz, "time_expire"),
-			CreatedAt:      f.Now().In(beijing).Truncate(time.Second),
+			CreatedAt:      f.Now().In(channels.Beijing).Truncate(time.Second),
 			Refunds:        map[string]*RefundRecord{},
 		}
 	}
@@ -810,7 +808,7 @@ func (f *Fake) query(biz map[string]any) map[string]any {
 		"total_amount": alipay.FormatAmount(tr.Total),
 	}
 	if !tr.PaidAt.IsZero() {
-		res["send_pay_date"] = tr.PaidAt.In(beijing).Format(timeLayout)
+		res["send_pay_date"] = tr.PaidAt.In(channels.Beijing).Format(timeLayout)
 		res["receipt_amount"] = alipay.FormatAmount(tr.Total)
 		res["buyer_pay_amount"] = alipay.FormatAmount(tr.Total)
 	}
@@ -843,7 +841,7 @@ func (f *Fake) refund(biz map[string]any) map[string]any {
 		return map[string]any{
 			"code": "10000", "msg": "Success", "trade_no": tr.TradeNo, "out_trade_no": tr.OutTradeNo,
 			"buyer_logon_id": "bu***@example.com", "fund_change": change,
-			"refund_fee": alipay.FormatAmount(tr.Refunded), "gmt_refund_pay": f.Now().In(beijing).Format(timeLayout),
+			"refund_fee": alipay.FormatAmount(tr.Refunded), "gmt_refund_pay": f.Now().In(channels.Beijing).Format(timeLayout),
 		}
 	}
 	if r, ok := tr.Refunds[no]; ok {
@@ -858,7 +856,7 @@ func (f *Fake) refund(biz map[string]any) map[string]any {
 	if tr.Refunded+amount > tr.Total {
 		return bizErr("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
 	}
-	tr.Refunds[no] = &RefundRecord{OutRequestNo: no, Amount: amount, At: f.Now().In(beijing).Truncate(time.Second)}
+	tr.Refunds[no] = &RefundRecord{OutRequestNo: no, Amount: amount, At: f.Now().In(channels.Beijing).Truncate(time.Second)}
 	tr.Refunded += amount
 	if tr.Refunded == tr.Total {
 		tr.Status = TradeClosed
@@ -877,7 +875,7 @@ func (f *Fake) refundQuery(biz map[string]any) map[string]any {
 		res["refund_status"] = "REFUND_SUCCESS"
 		res["refund_amount"] = alipay.FormatAmount(r.Amount)
 		res["total_amount"] = alipay.FormatAmount(tr.Total)
-		res["gmt_refund_pay"] = r.At.In(beijing).Format(timeLayout)
+		res["gmt_refund_pay"] = r.At.In(channels.Beijing).Format(timeLayout)
 	}
 	return res
 }

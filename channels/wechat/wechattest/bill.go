@@ -405,7 +405,7 @@ func (s *Server) writeBill(rows func(emit func(billLine) error) error) (snap bil
 		if !l.refund {
 			settled += l.amount
 			fees += l.amount * 6
-			line(row(l.at.In(cst).Format("2006-01-02 15:04:05"), o.AppID, o.MchID, "0", "", o.TransactionID,
+			line(row(l.at.In(channels.Beijing).Format("2006-01-02 15:04:05"), o.AppID, o.MchID, "0", "", o.TransactionID,
 				o.OutTradeNo, openID, o.TradeType, StateSuccess, "OTHERS", "CNY", yuan(l.amount), "0.00", "0", "0",
 				"0.00", "0.00", "", "", o.Description, o.Attach, fee(l.amount*6), "0.60%", yuan(l.amount), "0.00", ""))
 			return nil
@@ -413,7 +413,7 @@ func (s *Server) writeBill(rows func(emit func(billLine) error) error) (snap bil
 		refunded += l.amount
 		asked += l.amount
 		fees -= l.amount * 6
-		line(row(l.at.In(cst).Format("2006-01-02 15:04:05"), o.AppID, o.MchID, "0", "", o.TransactionID,
+		line(row(l.at.In(channels.Beijing).Format("2006-01-02 15:04:05"), o.AppID, o.MchID, "0", "", o.TransactionID,
 			o.OutTradeNo, openID, o.TradeType, StateRefund, "OTHERS", "CNY", "0.00", "0.00", l.r.RefundID, l.r.OutRefundNo,
 			yuan(l.amount), "0.00", "ORIGINAL", l.r.Status, o.Description, o.Attach, fee(-l.amount*6), "0.60%", "0.00",
 			yuan(l.amount), ""))
@@ -429,5 +429,3 @@ func (s *Server) writeBill(rows func(emit func(billLine) error) error) (snap bil
 	}
 	return billSnapshot{path: out.Name(), sha1: hex.EncodeToString(h.Sum(nil))}, nil
 }
-
-var cst = time.FixedZone("CST", 8*3600)

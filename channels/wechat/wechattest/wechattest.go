@@ -44,6 +44,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/channels/wechat"
 )
 
@@ -646,7 +647,7 @@ func transaction(o *Order) map[string]any {
 	}
 	if o.TransactionID != "" {
 		tx["transaction_id"] = o.TransactionID
-		tx["success_time"] = o.SuccessTime.In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)
+		tx["success_time"] = o.SuccessTime.In(channels.Beijing).Format(time.RFC3339)
 		tx["bank_type"] = "OTHERS"
 		tx["amount"] = map[string]any{"total": o.Total, "payer_total": o.Total, "currency": "CNY", "payer_currency": "CNY"}
 	}
@@ -746,18 +747,17 @@ func (s *Server) queryRefund(w http.ResponseWriter, outRefundNo string) {
 }
 
 func refundJSON(r *Refund) map[string]any {
-	cst := time.FixedZone("CST", 8*3600)
 	m := map[string]any{
 		"refund_id": r.RefundID, "out_refund_no": r.OutRefundNo, "transaction_id": r.TransactionID,
 		"out_trade_no": r.OutTradeNo, "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
-		"create_time": r.CreateTime.In(cst).Format(time.RFC3339), "status": r.Status, "funds_account": "AVAILABLE",
+		"create_time": r.CreateTime.In(channels.Beijing).Format(time.RFC3339), "status": r.Status, "funds_account": "AVAILABLE",
 		"amount": map[string]any{
 			"total": r.Total, "refund": r.Refund, "payer_total": r.Total, "payer_refund": r.Refund,
 			"settlement_refund": r.Refund, "settlement_total": r.Total, "discount_refund": 0, "currency": "CNY",
 		},
 	}
 	if r.Status == RefundSuccess {
-		m["success_time"] = r.SuccessTime.In(cst).Format(time.RFC3339)
+		m["success_time"] = r.SuccessTime.In(channels.Beijing).Format(time.RFC3339)
 	}
 	return m
 }
@@ -835,7 +835,7 @@ func RefundPlaintext(mchID string, r *Refund) map[string]any {
 		"amount":                map[string]any{"total": r.Total, "refund": r.Refund, "payer_total": r.Total, "payer_refund": r.Refund},
 	}
 	if r.Status == RefundSuccess {
-		m["success_time"] = r.SuccessTime.In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)
+		m["success_time"] = r.SuccessTime.In(channels.Beijing).Format(time.RFC3339)
 	}
 	return m
 }
@@ -864,7 +864,7 @@ func (s *Server) BuildNotification(n Notification) ([]byte, http.Header, error) 
 			id = uuidLike()
 		}
 		env := map[string]any{
-			"id": id, "create_time": time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339),
+			"id": id, "create_time": time.Now().In(channels.Beijing).Format(time.RFC3339),
 			"event_type": event, "resource_type": "encrypt-resource", "summary": "支付成功",
 		}
 		if !n.OmitResource {
