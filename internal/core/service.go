@@ -323,11 +323,10 @@ func (s *Service) write(ctx context.Context, fn func(t *txn) error) error {
 	})
 }
 
-// inHost runs fn inside the host's transaction tx, in a savepoint so that a
-// failure leaves the host's own work in tx untouched. (The host's handle
-// is not the pay center's prepared one: GORM's savepoint names are fine
-// there.) Its moves are counted once the savepoint is released: the host's
-// commit is not the pay center's to see.
+// inHost runs fn inside the host's transaction tx, in a savepoint (GORM's
+// nested transaction) so that a failure leaves the host's own work in tx
+// untouched. Its moves are counted once the savepoint is released: the
+// host's commit is not the pay center's to see.
 func (s *Service) inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error) error {
 	var moves []telemetry.Move
 	err := tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
