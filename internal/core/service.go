@@ -14,8 +14,11 @@
 //	workers.go      expiry, active queries, refund sync: the scheduler
 //
 // Beside them: service.go (the Service and its apps and channel
-// accounts), results.go (answers), discrepancy.go (what a channel said
-// that the pay center did not apply), sandbox.go (the sandbox cashier).
+// accounts), results.go (answers), errors.go (the answers' errors),
+// devhints.go (hints for a developer's first requests), discrepancy.go
+// (what a channel said that the pay center did not apply), books.go (the
+// core as the reconciliation of daily bills sees it), sandbox.go (the
+// sandbox cashier).
 // Storage primitives — transactions, group commit, leases — are package
 // internal/store.
 package core
