@@ -29,7 +29,7 @@ func TestIdleCost(t *testing.T) {
 				c.DB, c.Now = db, time.Now
 				c.Workers.PollInterval = poll
 			})
-			// Due in an hour: an open charge (its expiry).
+			// Due in a day: an open charge (its expiry).
 			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "IDLE0001", 100))
 			require.NoError(t, err)
 			// Let the loop reach its idle backoff, then count.

@@ -390,6 +390,8 @@ func TestCashierNoOpenRedirect(t *testing.T) {
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the cashier page itself")
+	assert.Contains(t, string(page), "redir0000001")
 	assert.NotContains(t, string(page), "evil")
 	assert.NotContains(t, string(page), `id="return"`, "no returnUrl, no link")
 }
@@ -507,6 +509,7 @@ func TestWebhookScheduleAcrossInstances(t *testing.T) {
 			}
 			ds, err := envs[0].pc.Deliveries(context.Background(), paycenter.DeliveryFilter{Limit: 1000})
 			require.NoError(t, err)
+			require.Len(t, ds, events)
 			for _, d := range ds {
 				assert.Equal(t, models.DeliveryDelivered, d.Status)
 				assert.Equal(t, 4, d.Attempts)

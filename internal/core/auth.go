@@ -2,16 +2,17 @@ package core
 
 import (
 	"context"
-	"github.com/gopaycenter/paycenter/internal/store"
-	"github.com/gopaycenter/paycenter/paytype"
-	"gorm.io/gorm"
 	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/gopaycenter/paycenter/internal/sign"
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Request validity (SPEC 2.1).

@@ -212,9 +212,7 @@ func (b Books) SaveBillDiscrepancies(ctx context.Context, ds []*models.Discrepan
 	now := s.utcNow()
 	for _, d := range ds {
 		d.Source = sourceBill
-		d.OutTradeNo, d.OutRefundNo = clean(d.OutTradeNo, 64), clean(d.OutRefundNo, 64)
-		d.TransactionID, d.Detail = clean(d.TransactionID, 64), clean(d.Detail, 500)
-		d.DedupeKey = discrepancyKey(d)
+		prepareDiscrepancy(d)
 		d.Occurrences, d.CreatedAt, d.UpdatedAt = 1, now, now
 		if byKey[d.DedupeKey] == nil {
 			byKey[d.DedupeKey] = d

@@ -2,8 +2,9 @@ package core
 
 import (
 	"context"
-	"github.com/gopaycenter/paycenter/paytype"
 	"strconv"
+
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Hints for a developer's first requests: what the server signed, and

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/gopaycenter/paycenter/internal/store"
-	"github.com/gopaycenter/paycenter/paytype"
 	"strings"
 
 	"gorm.io/gorm"
 
+	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // recordDiscrepancy stores what a channel said that does not match the
@@ -19,9 +19,7 @@ import (
 // (a channel resending the same notification), it is the same row with one
 // more occurrence. It is its own transaction: the caller applies nothing.
 func (s *Service) recordDiscrepancy(ctx context.Context, d *models.Discrepancy) {
-	d.OutTradeNo, d.OutRefundNo = clean(d.OutTradeNo, 64), clean(d.OutRefundNo, 64)
-	d.TransactionID, d.Detail = clean(d.TransactionID, 64), clean(d.Detail, 500)
-	d.DedupeKey = discrepancyKey(d)
+	prepareDiscrepancy(d)
 	s.logger(ctx).ErrorContext(ctx, "paycenter: discrepancy with the channel, not applied; see PayCenter.Discrepancies",
 		"kind", d.Kind, "source", d.Source, "appId", d.AppID, "account", d.Account, "outTradeNo", d.OutTradeNo,
 		"outRefundNo", d.OutRefundNo, "localAmount", d.LocalAmount, "channelAmount", d.ChannelAmount, "detail", d.Detail)
@@ -43,6 +41,14 @@ func (s *Service) saveDiscrepancy(ctx context.Context, d *models.Discrepancy) er
 		return db.Table(s.t.Discrepancies).Where("dedupe_key = ?", d.DedupeKey).
 			Updates(map[string]any{"occurrences": gorm.Expr("occurrences + 1"), "updated_at": now}).Error
 	})
+}
+
+// prepareDiscrepancy makes d's text from outside storable and sets its
+// dedupe key.
+func prepareDiscrepancy(d *models.Discrepancy) {
+	d.OutTradeNo, d.OutRefundNo = clean(d.OutTradeNo, 64), clean(d.OutRefundNo, 64)
+	d.TransactionID, d.Detail = clean(d.TransactionID, 64), clean(d.Detail, 500)
+	d.DedupeKey = discrepancyKey(d)
 }
 
 // discrepancyKey identifies a discrepancy whatever its source.
@@ -90,7 +96,7 @@ func (s *Service) ResolveDiscrepancy(ctx context.Context, id int64, note string)
 func clean(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if isControl(r) {
 			return -1
 		}
 		return r

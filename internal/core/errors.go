@@ -33,5 +33,14 @@ func internal(err error) *paytype.Error {
 	return &paytype.Error{Code: paytype.CodeInternal, Msg: "internal error; it has been logged, please retry", Err: err}
 }
 
+// internal0 is internal for a possibly nil error (internal's nil would be
+// a non-nil error interface).
+func internal0(err error) error {
+	if err == nil {
+		return nil
+	}
+	return internal(err)
+}
+
 // AsError returns err as a *paytype.Error, wrapping anything else as 10001.
 func AsError(err error) *paytype.Error { return internal(err) }

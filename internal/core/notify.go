@@ -8,14 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
-	"gorm.io/gorm"
 	"io"
 	"net/http"
+
+	"gorm.io/gorm"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // maxNotificationBytes bounds what is read from a notification.
@@ -37,7 +38,7 @@ var ErrUnknownCallback = errors.New("unknown callback")
 // channel's retries count as occurrences of the same discrepancy).
 func (s *Service) HandleNotification(ctx context.Context, appID, provider, path string, w http.ResponseWriter, r *http.Request) {
 	e, ok := s.apps[appID]
-	ch := (channels.Channel)(nil)
+	var ch channels.Channel
 	if ok {
 		ch = e.byProvider[provider]
 	}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"encoding/json"
-	"github.com/gopaycenter/paycenter/paytype"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // Limits of the create and refund parameters (SPEC 2.3, 2.5).

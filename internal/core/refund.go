@@ -380,14 +380,6 @@ func validateRefundQuery(outRefundNo string) error {
 	return ValidateOutRefundNo(outRefundNo)
 }
 
-// internal0 is internal for a possibly nil error.
-func internal0(err error) error {
-	if err == nil {
-		return nil
-	}
-	return internal(err)
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

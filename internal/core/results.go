@@ -1,11 +1,11 @@
 package core
 
 import (
-	"github.com/gopaycenter/paycenter/paytype"
 	"time"
 
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 func chargeResult(c *models.Charge, params channels.Params) *paytype.ChargeResult {

@@ -3,10 +3,10 @@ package core
 import (
 	"context"
 	"errors"
-	"github.com/gopaycenter/paycenter/paytype"
 	"net/http"
 
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // sandboxNotifier is what the sandbox channel offers beyond the contract.

@@ -14,8 +14,11 @@
 //	workers.go      expiry, active queries, refund sync: the scheduler
 //
 // Beside them: service.go (the Service and its apps and channel
-// accounts), results.go (answers), discrepancy.go (what a channel said
-// that the pay center did not apply), sandbox.go (the sandbox cashier).
+// accounts), results.go (answers), errors.go (the answers' errors),
+// devhints.go (hints for a developer's first requests), discrepancy.go
+// (what a channel said that the pay center did not apply), books.go (the
+// core as the reconciliation of daily bills sees it), sandbox.go (the
+// sandbox cashier).
 // Storage primitives — transactions, group commit, leases — are package
 // internal/store.
 package core
@@ -323,11 +326,10 @@ func (s *Service) write(ctx context.Context, fn func(t *txn) error) error {
 	})
 }
 
-// inHost runs fn inside the host's transaction tx, in a savepoint so that a
-// failure leaves the host's own work in tx untouched. (The host's handle
-// is not the pay center's prepared one: GORM's savepoint names are fine
-// there.) Its moves are counted once the savepoint is released: the host's
-// commit is not the pay center's to see.
+// inHost runs fn inside the host's transaction tx, in a savepoint (GORM's
+// nested transaction) so that a failure leaves the host's own work in tx
+// untouched. Its moves are counted once the savepoint is released: the
+// host's commit is not the pay center's to see.
 func (s *Service) inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error) error {
 	var moves []telemetry.Move
 	err := tx.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -180,7 +180,9 @@ func (s *Service) payMatching(ctx context.Context, t *txn, e *appEntry, ch chann
 func (s *Service) paid(ctx context.Context, t *txn, c *models.Charge) error {
 	t.moves = append(t.moves, telemetry.Paid(c.Channel))
 	if c.LatePaid && s.refundLate && !t.host {
-		s.refundLatePayment(ctx, t, c)
+		if err := s.refundLatePayment(ctx, t, c); err != nil {
+			return err
+		}
 	}
 	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: t.DB, Charge: c, Late: c.LatePaid}) }); err != nil {
 		return err
@@ -324,8 +326,9 @@ const LateRefundPrefix = "LATE_"
 // "refund") and records its number on c; the refund worker sends it.
 // Recording the payment matters more than refunding it: if the refund
 // cannot be reserved, that is logged for a person to handle and the
-// payment still commits.
-func (s *Service) refundLatePayment(ctx context.Context, t *txn, c *models.Charge) {
+// payment still commits. Only a broken savepoint (the database rolled t
+// back under it: store.ErrSavepoint) is returned, to fail t.
+func (s *Service) refundLatePayment(ctx context.Context, t *txn, c *models.Charge) error {
 	now := s.utcNow()
 	r := &models.Refund{
 		AppID: c.AppID, OutRefundNo: LateRefundPrefix + c.OutTradeNo, Account: c.Account, ChargeID: c.ID,
@@ -342,11 +345,15 @@ func (s *Service) refundLatePayment(ctx context.Context, t *txn, c *models.Charg
 		return s.charges(tx).Where("id = ?", c.ID).Updates(map[string]any{
 			"refund_reserved": c.TotalFee, "late_refund_no": r.OutRefundNo, "updated_at": now}).Error
 	})
+	if errors.Is(err, store.ErrSavepoint) {
+		return err
+	}
 	if err != nil {
 		s.logger(ctx).ErrorContext(ctx, "paycenter: late payment recorded but its automatic refund could not be reserved; refund it by hand",
 			"appId", c.AppID, "outTradeNo", c.OutTradeNo, "err", err)
-		return
+		return nil
 	}
 	c.RefundReserved, c.LateRefundNo = c.TotalFee, r.OutRefundNo
 	t.wake = true // the refund worker sends it
+	return nil
 }

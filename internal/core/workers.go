@@ -173,14 +173,7 @@ func (s *Service) chargesDue(ctx context.Context) int {
 	for i := range due {
 		c := &due[i]
 		next := s.nextLook(c, now)
-		var n int64
-		err := s.db.Single(ctx, func(db *gorm.DB) error {
-			res := s.charges(db).Where("id = ? AND next_query_at = ?", c.ID, *c.NextQueryAt).
-				Updates(map[string]any{"next_query_at": next, "query_count": gorm.Expr("query_count + 1")})
-			n = res.RowsAffected
-			return res.Error
-		})
-		if err != nil || n == 0 {
+		if ok, err := s.claimDue(ctx, s.t.Charges, c.ID, "next_query_at", *c.NextQueryAt, next, "query_count"); err != nil || !ok {
 			continue
 		}
 		c.NextQueryAt = next
@@ -191,6 +184,21 @@ func (s *Service) chargesDue(ctx context.Context) int {
 	}
 	s.tel.WorkerRun(ctx, telemetry.WorkerCharges, handled, nil)
 	return handled
+}
+
+// claimDue claims row id of table for this worker's look: one conditional
+// update moving its due time (column col, read as was) on to next and
+// counting the look in column count, only if no other worker moved it
+// since it was read. It reports whether this caller got the row.
+func (s *Service) claimDue(ctx context.Context, table string, id int64, col string, was time.Time, next any, count string) (bool, error) {
+	var n int64
+	err := s.db.Single(ctx, func(db *gorm.DB) error {
+		res := db.Table(table).Where("id = ? AND "+col+" = ?", id, was).
+			Updates(map[string]any{col: next, count: gorm.Expr(count + " + 1")})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n == 1, err
 }
 
 // nextLook is when the worker looks at c again after looking now, unless
@@ -267,14 +275,8 @@ func (s *Service) refundsDue(ctx context.Context) int {
 		if !r.Status.Final() {
 			next = now.Add(queryDelay(r.CheckCount + 1))
 		}
-		var n int64
-		err := s.db.Single(ctx, func(db *gorm.DB) error {
-			res := s.refunds(db).Where("id = ? AND next_check_at = ?", r.ID, *r.NextCheckAt).
-				Updates(map[string]any{"next_check_at": next, "check_count": gorm.Expr("check_count + 1")})
-			n = res.RowsAffected
-			return res.Error
-		})
-		if err != nil || n == 0 || next == nil {
+		ok, err := s.claimDue(ctx, s.t.Refunds, r.ID, "next_check_at", *r.NextCheckAt, next, "check_count")
+		if err != nil || !ok || next == nil {
 			continue
 		}
 		handled++

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"gorm.io/gorm"
@@ -39,7 +41,7 @@ func newGroupCommit(db *gorm.DB) *groupCommit {
 }
 
 // run queues fn and waits until its group has committed (or its ctx ends
-// before it started).
+// before it started: once started, fn runs to its end whatever ctx).
 func (g *groupCommit) run(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	r := &groupReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.RLock()
@@ -84,9 +86,10 @@ func (g *groupCommit) loop() {
 }
 
 // commit runs the group in one transaction and tells each caller its
-// outcome. When the transaction itself fails (busy, disk), every
-// caller's work was rolled back: each is run again alone, with retries,
-// so that one bad moment does not fail them all.
+// outcome. When the transaction itself fails (busy, disk), or a savepoint
+// cannot be rolled back or released (the database rolled the transaction
+// back under it), every caller's work is rolled back: each is run again
+// alone, with retries, so that one bad moment does not fail them all.
 func (g *groupCommit) commit(group []*groupReq) {
 	live := group[:0]
 	for _, r := range group {
@@ -102,7 +105,15 @@ func (g *groupCommit) commit(group []*groupReq) {
 	}
 	err := g.db.Transaction(func(tx *gorm.DB) error {
 		for _, r := range live {
-			r.err = Savepoint(tx.WithContext(r.ctx), "pc_op", r.fn)
+			// Once started, fn runs to its end whatever its caller's ctx:
+			// a statement cancelled mid-way makes SQLite roll back the
+			// whole transaction (sqlite3_interrupt), the other callers'
+			// work with it, and a statement refused for a cancelled ctx
+			// would leave fn half done.
+			r.err = Savepoint(tx.WithContext(context.WithoutCancel(r.ctx)), "pc_op", r.fn)
+			if errors.Is(r.err, ErrSavepoint) {
+				return r.err // the transaction is not as fn found it: run each alone
+			}
 		}
 		return nil
 	})
@@ -116,18 +127,31 @@ func (g *groupCommit) commit(group []*groupReq) {
 	}
 }
 
+// ErrSavepoint marks a failure of Savepoint's own statements: the
+// transaction may then hold part of fn's work, or none of anything (the
+// database rolled it back), and must not be committed as it is.
+var ErrSavepoint = errors.New("store: savepoint")
+
 // Savepoint runs fn inside a savepoint of the transaction tx, named name:
 // a failure of fn rolls back fn's work and leaves the rest of tx as it was.
+// When the savepoint itself cannot be taken, rolled back or released, the
+// error wraps ErrSavepoint. Its own statements run whatever tx's context:
+// a rollback refused for a cancelled context would leave fn's first
+// statements in the transaction.
 func Savepoint(tx *gorm.DB, name string, fn func(tx *gorm.DB) error) error {
-	if err := tx.Exec("SAVEPOINT " + name).Error; err != nil {
-		return err
+	ctl := tx.WithContext(context.WithoutCancel(tx.Statement.Context))
+	if err := ctl.Exec("SAVEPOINT " + name).Error; err != nil {
+		return fmt.Errorf("%w %s: %w", ErrSavepoint, name, err)
 	}
 	if err := fn(tx); err != nil {
-		if rb := tx.Exec("ROLLBACK TO SAVEPOINT " + name).Error; rb != nil {
-			return rb
+		if rb := ctl.Exec("ROLLBACK TO SAVEPOINT " + name).Error; rb != nil {
+			return fmt.Errorf("%w %s: roll back after %v: %w", ErrSavepoint, name, err, rb)
 		}
-		tx.Exec("RELEASE SAVEPOINT " + name)
+		ctl.Exec("RELEASE SAVEPOINT " + name)
 		return err
 	}
-	return tx.Exec("RELEASE SAVEPOINT " + name).Error
+	if err := ctl.Exec("RELEASE SAVEPOINT " + name).Error; err != nil {
+		return fmt.Errorf("%w %s: release: %w", ErrSavepoint, name, err)
+	}
+	return nil
 }
