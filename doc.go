@@ -22,7 +22,7 @@
 //
 // Hosts on net/http, chi or echo serve pc.Handler() under BasePath instead
 // of mounting on Gin (New, then mux.Handle("/pay/", pc.Handler()), then
-// pc.StartWorkers()).
+// pc.Start(ctx)).
 //
 // A zero Config works: SQLite file paycenter.db, the sandbox channel for all
 // seven channel codes, and a development app whose key and secret are
