@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/client"
 	"github.com/gopaycenter/paycenter/internal/testdb"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // TestDocumentClientFlow drives every channel the way a client written from

@@ -166,7 +166,7 @@ type WebhookConfig struct {
 // WorkersConfig configures the background workers.
 type WorkersConfig struct {
 	// Disabled keeps Mount from starting the workers in this process (run
-	// them elsewhere with StartWorkers). Default false.
+	// them elsewhere with PayCenter.Start). Default false.
 	Disabled bool
 	// PollInterval is how often each worker looks for due work; committed
 	// changes of this process also wake the delivery worker at once.
@@ -180,10 +180,11 @@ type WorkersConfig struct {
 }
 
 // ReconcileConfig configures the daily reconciliation of the channels'
-// bills: a worker that StartWorkers (and Mount) runs beside the others.
+// bills: a worker that PayCenter.Start (and so Mount) runs beside the
+// others.
 type ReconcileConfig struct {
-	// Disabled keeps StartWorkers from running the reconciliation worker
-	// in this process; PayCenter.Reconcile still runs one by hand.
+	// Disabled keeps Start from running the reconciliation worker in this
+	// process; PayCenter.Reconcile still runs one by hand.
 	// Default false.
 	Disabled bool
 	// At is, per provider ("alipay", "wechat"), the Beijing time of day

@@ -22,7 +22,7 @@
 //
 // Hosts on net/http, chi or echo serve pc.Handler() under BasePath instead
 // of mounting on Gin (New, then mux.Handle("/pay/", pc.Handler()), then
-// pc.StartWorkers()).
+// pc.Start(ctx)).
 //
 // A zero Config works: SQLite file paycenter.db, the sandbox channel for all
 // seven channel codes, and a development app whose key and secret are
@@ -42,11 +42,13 @@
 //
 // A charge is unique on (app, outTradeNo) and a refund on (app,
 // outRefundNo); resubmitting the same parameters returns the same charge or
-// refund and never opens a second channel order or refund. Each operation
-// runs in phases (reserve and commit, call the channel under a lease,
-// record the outcome), so no network call happens inside a database
-// transaction and a crash between phases leaves a row that a retry settles
-// with the same numbers. The refundable balance is kept by a conditional
+// refund and never opens a second channel order or refund. An operation
+// that calls a channel over the network runs in phases (store the row
+// holding a lease and commit, call the channel, record the outcome), so no
+// network call happens inside a database transaction and a crash between
+// phases leaves a row that a retry settles with the same numbers; a
+// channel that signs locally (Alipay, the sandbox) is asked before the
+// charge's one insert. The refundable balance is kept by a conditional
 // update, so no concurrency on any supported database refunds more than was
 // paid.
 //

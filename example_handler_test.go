@@ -15,7 +15,7 @@ import (
 
 // Handler serves the pay center from a net/http mux (or chi, or echo)
 // under its BasePath, beside the host's own pages. Unlike Mount, it starts
-// no workers: StartWorkers does, once the server is up.
+// no workers: Start does, once the server is up.
 func ExamplePayCenter_Handler() {
 	db, done := tempSQLite() // your *gorm.DB; here SQLite in a temporary directory
 	defer done()
@@ -36,10 +36,11 @@ func ExamplePayCenter_Handler() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "the shop") })
 	srv := httptest.NewServer(mux) // stands in for http.ListenAndServe(":8080", mux)
 	defer srv.Close()
-	pc.StartWorkers()
+	ctx := context.Background()
+	pc.Start(ctx)
 
 	c := client.New("shop-key", "shop-secret", client.WithBaseURL(srv.URL+"/pay"))
-	ch, err := c.CreateCharge(context.Background(), client.ChargeParams{Channel: client.WxNative,
+	ch, err := c.CreateCharge(ctx, client.ChargeParams{Channel: client.WxNative,
 		OutTradeNo: "order00000007", TotalFee: 1200, ClientIP: "127.0.0.1", Subject: "Tea", Body: "Pu'er, 100 g"})
 	if err != nil {
 		log.Fatal(err)

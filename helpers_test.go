@@ -49,6 +49,24 @@ type env struct {
 	onPaid func(ctx context.Context, ev *hooks.Paid) error
 }
 
+// lockedBuffer is a log destination shared by goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // clock is a settable test clock.
 type clock struct {
 	mu  sync.Mutex

@@ -22,22 +22,12 @@ func MigrateDB(ctx context.Context, db *gorm.DB, prefix string) (*migrations.Res
 	if !tablePrefixRE.MatchString(prefix) {
 		return nil, fmt.Errorf("paycenter: table prefix %q must be letters, digits and underscores (at most 32)", prefix)
 	}
-	var d migrations.Dialect
-	switch name := db.Dialector.Name(); name {
-	case "sqlite":
-		d = migrations.SQLite
-	case "postgres":
-		d = migrations.Postgres
-	case "mysql":
-		d = migrations.MySQL
-	default:
-		return nil, fmt.Errorf("paycenter: database %q: must be sqlite, postgres or mysql", name)
-	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("paycenter: %w", err)
 	}
-	res, err := migrations.Up(ctx, sqlDB, d, prefix)
+	// The dialects are named as GORM's dialectors; Up refuses another.
+	res, err := migrations.Up(ctx, sqlDB, migrations.Dialect(db.Dialector.Name()), prefix)
 	if err != nil {
 		return nil, fmt.Errorf("paycenter: %w", err)
 	}

@@ -1,14 +1,12 @@
 package paycenter_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +22,6 @@ import (
 	"github.com/gopaycenter/paycenter/migrations"
 	"github.com/gopaycenter/paycenter/models"
 )
-
-// lockedBuffer is a log destination shared by goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestNewConcurrentOnEmptyDatabase: five pay centers starting at once on
 // an empty database (the 1f555fd release lost two of three on PostgreSQL)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -25,25 +24,8 @@ import (
 // The first-time user's path (issue 12): what a 10004 tells a developer,
 // times sent in seconds, and a development app that survives restarts.
 
-// debugLog collects the pay center's log lines at debug level.
-type debugLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *debugLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *debugLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func withDebugLog(l *debugLog) option {
+// withDebugLog collects the pay center's log lines at debug level in l.
+func withDebugLog(l *lockedBuffer) option {
 	return func(c *paycenter.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -53,7 +35,7 @@ func withDebugLog(l *debugLog) option {
 // the server signed (before URL-encoding, "+ secret" for v1), never the
 // secret; the same string is logged at debug level with the request id.
 func TestBadSignShowsBaseString(t *testing.T) {
-	var log debugLog
+	var log lockedBuffer
 	e := newEnv(t, testdb.SQLite, withDebugLog(&log), func(c *paycenter.Config) {
 		c.Apps = append(c.Apps, paycenter.App{ID: "22", Key: "key22", Secret: "secret22"})
 	})
@@ -87,7 +69,7 @@ func TestBadSignShowsBaseString(t *testing.T) {
 // TestBadSignOutsideSandbox: without the sandbox only an app flagged
 // Development is told the base string; the debug log has it for every app.
 func TestBadSignOutsideSandbox(t *testing.T) {
-	var log debugLog
+	var log lockedBuffer
 	e := newEnv(t, testdb.SQLite, withDebugLog(&log), func(c *paycenter.Config) {
 		c.Sandbox = paycenter.SandboxOff
 		c.Apps = append(c.Apps, paycenter.App{ID: "33", Key: "key33", Secret: "secret33", Development: true})
@@ -249,7 +231,7 @@ func TestDevAppConcurrentStarts(t *testing.T) {
 // TestDevAppSkipMigrate: with SkipMigrate and no settings table, New still
 // starts with a development app (not stored) instead of failing.
 func TestDevAppSkipMigrate(t *testing.T) {
-	var log debugLog
+	var log lockedBuffer
 	db := testdb.Open(t, testdb.SQLite)
 	pc, err := paycenter.New(paycenter.Config{DB: db, SkipMigrate: true,
 		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
@@ -273,7 +255,7 @@ func TestDevAppSecretLogged(t *testing.T) {
 		"beside real channel": {Sandbox: paycenter.SandboxOn, Channels: []channels.Channel{ali}, PublicURL: "https://shop.example.com"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var log debugLog
+			var log lockedBuffer
 			cfg.DB = testdb.Open(t, testdb.SQLite)
 			cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
 			pc, err := paycenter.New(cfg)

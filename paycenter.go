@@ -509,31 +509,28 @@ func (pc *PayCenter) SandboxPay(ctx context.Context, appID, outTradeNo, result s
 // and one open connection (SQLite has one writer anyway; this keeps
 // writers from failing with "database is locked").
 func OpenSQLite(path string) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(store.SQLiteDSN(path)), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		return nil, fmt.Errorf("paycenter: open SQLite %s: %w", path, err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	sqlDB.SetMaxOpenConns(1)
-	return db, nil
+	return openSQLite(store.SQLiteDSN(path), path, 1)
 }
 
 // OpenSQLiteReader opens read-only connections to the SQLite file of
 // OpenSQLite, for Config.ReadDB: in WAL mode readers never wait for the
 // writer, so pay-result and the workers' scans do not queue behind writes.
 func OpenSQLiteReader(path string) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(store.SQLiteReadDSN(path)), &gorm.Config{Logger: logger.Discard})
+	return openSQLite(store.SQLiteReadDSN(path), path+" for reading", runtime.GOMAXPROCS(0)*2)
+}
+
+// openSQLite opens dsn (what names it in errors) with at most conns
+// connections.
+func openSQLite(dsn, what string, conns int) (*gorm.DB, error) {
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
-		return nil, fmt.Errorf("paycenter: open SQLite %s for reading: %w", path, err)
+		return nil, fmt.Errorf("paycenter: open SQLite %s: %w", what, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	sqlDB.SetMaxOpenConns(runtime.GOMAXPROCS(0) * 2)
+	sqlDB.SetMaxOpenConns(conns)
 	return db, nil
 }
 

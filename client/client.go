@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // DefaultBaseURL is the pay center address used when [WithBaseURL] is not
@@ -147,7 +148,7 @@ func New(key, secret string, opts ...Option) *Client {
 // envelope is the pay center's answer.
 type envelope struct {
 	RequestID      int64           `json:"requestId"`
-	ErrorCode      *int            `json:"errorCode"`
+	ErrorCode      *paytype.Code   `json:"errorCode"`
 	ErrorMsg       string          `json:"errorMsg"`
 	ResponseParams json.RawMessage `json:"responseParams"`
 }
@@ -261,7 +262,7 @@ func decode(resp *http.Response, raw []byte, what string, out any) (int64, error
 		env.RequestID = headerID
 	}
 	if env.ErrorCode != nil {
-		return env.RequestID, &Error{Code: paytype.Code(*env.ErrorCode), Msg: env.ErrorMsg, RequestID: env.RequestID, HTTPStatus: resp.StatusCode}
+		return env.RequestID, &Error{Code: *env.ErrorCode, Msg: env.ErrorMsg, RequestID: env.RequestID, HTTPStatus: resp.StatusCode}
 	}
 	if out != nil && len(env.ResponseParams) > 0 && !bytes.Equal(env.ResponseParams, []byte("null")) {
 		if err := json.Unmarshal(env.ResponseParams, out); err != nil {

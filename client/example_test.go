@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
 	"github.com/gopaycenter/paycenter/client"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // fakePayCenter answers every request with body, standing in for a pay

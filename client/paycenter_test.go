@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/client"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // TestAgainstPayCenter runs the document's Java examples, translated to

@@ -178,7 +178,9 @@ type AliParams struct {
 // ChargeParams are the parameters of [Client.CreateCharge] (SPEC 2.3),
 // with the rules of the server's [paytype.CreateChargeParams]. Optional
 // fields left at their zero value are not sent, so the pay center applies
-// its defaults; a zero Created is the client's clock.
+// its defaults; a zero Created is the client's clock. (Unlike
+// [RefundParams], it is not the server's type: Created, required there, is
+// filled in here, and Channel is this package's [Channel].)
 type ChargeParams struct {
 	// Channel is required.
 	Channel Channel

@@ -31,7 +31,6 @@ func (h *handler) cashier(c *gin.Context) {
 		"Amount":  yuanPrinter.Sprintf("%d.%02d", ch.TotalFee/100, ch.TotalFee%100),
 		"PayPath": h.svc.Path("/sandbox/pay"),
 		"Message": cashierMessages[c.Query("done")],
-		"Paid":    ch.Status == models.ChargePaid,
 		"Open":    ch.Status == models.ChargeCreated,
 		"Return":  ch.ReturnURL,
 		"Results": []string{sandbox.ResultSuccess, sandbox.ResultFail, sandbox.ResultClose},

@@ -94,11 +94,13 @@ type Charge struct {
 	// kept by a conditional update, whatever the concurrency.
 	RefundReserved int64 `gorm:"not null;default:0"`
 	RefundedFee    int64 `gorm:"not null;default:0"`
-	// NextQueryAt is when the reconciliation worker next asks the channel
-	// about this charge (nil: never, e.g. the sandbox, or no channel order
-	// was handed out yet); QueryCount counts the queries made, which picks
-	// the next interval. A CLOSED charge keeps it while its close is not
-	// confirmed by the channel.
+	// NextQueryAt is when the workers next look at this charge: at its
+	// expiry (to close it) until its order is handed out on a channel that
+	// can be queried, then on the active-query schedule, in case its
+	// notification was lost; nil once nothing is left to do (paid, or
+	// closed and confirmed by the channel). QueryCount counts the queries
+	// made, which picks the next interval. A CLOSED charge keeps it while
+	// its close is not confirmed by the channel.
 	NextQueryAt *time.Time `gorm:"index"`
 	QueryCount  int        `gorm:"not null;default:0"`
 	CreatedAt   time.Time
@@ -267,7 +269,7 @@ type Delivery struct {
 	ID       int64  `gorm:"primaryKey;autoIncrement"`
 	EventID  string `gorm:"size:40;not null;index"` // the webhook's "id"; the same on every retry
 	AppID    string `gorm:"size:32;not null;index"`
-	Type     string `gorm:"size:32;not null"` // charge.succeeded, charge.closed, refund.succeeded, refund.failed
+	Type     string `gorm:"size:32;not null"` // charge.succeeded, charge.closed, refund.succeeded, refund.failed, refund.abnormal
 	Target   string `gorm:"size:16;not null"` // TargetWebhook or TargetHooks
 	ChargeID int64  `gorm:"not null"`
 	RefundID int64  `gorm:"not null;default:0"`

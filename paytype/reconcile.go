@@ -100,8 +100,9 @@ func DiscrepancyOf(d *models.Discrepancy) Discrepancy {
 	}
 }
 
-// ReconcileReportOf returns the report row r as JSON, without its lists;
-// Applied and Discrepancies are the counts the run left.
+// ReconcileReportOf returns the report row r as JSON without its lists
+// (Applied and Discrepancies stay nil): AppliedCount and OpenDiscrepancies
+// are the counts the run left.
 func ReconcileReportOf(r *models.Reconciliation) *ReconcileReport {
 	day, _ := channels.ParseDay(r.BillDay)
 	return &ReconcileReport{

@@ -30,7 +30,8 @@ func Tables(t models.Tables) []Table {
 		{t.Deliveries, &models.Delivery{}},
 		{t.Discrepancies, &models.Discrepancy{}},
 		{t.Settings, &models.Setting{}},
-		{t.Reconciliations, &models.Reconciliation{}}, {t.BillRows, &models.StagedBillRow{}},
+		{t.Reconciliations, &models.Reconciliation{}},
+		{t.BillRows, &models.StagedBillRow{}},
 	}
 }
 
