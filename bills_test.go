@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,7 +141,7 @@ func (g wxGateway) queryCalls() int                           { return g.count("
 func (g wxGateway) count(prefix string) int {
 	n := 0
 	for _, c := range g.s.Calls() {
-		if len(c) >= len(prefix) && c[:len(prefix)] == prefix {
+		if strings.HasPrefix(c, prefix) {
 			n++
 		}
 	}
