@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -157,8 +156,7 @@ func TestReconcileCommandErrors(t *testing.T) {
 	}
 	// The demo (sandbox only) has no bills.
 	t.Chdir(t.TempDir())
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("database: {driver: sqlite, dsn: pay.db}\n"), 0o600))
+	cfg := writeConfig(t, "database: {driver: sqlite, dsn: pay.db}\n")
 	err := dispatch(ctx, []string{"-config", cfg, "reconcile", "-provider", "alipay", "-date", "2026-11-29"}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "no channel account of this provider publishes a daily bill")
 }
