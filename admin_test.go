@@ -52,9 +52,7 @@ func newAdminEnv(t *testing.T, kind testdb.Kind) *adminEnv {
 func (e *adminEnv) call(method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
 	var rd io.Reader
-	if s, ok := body.(string); ok {
-		rd = strings.NewReader(s)
-	} else if body != nil {
+	if body != nil {
 		b, err := json.Marshal(body)
 		require.NoError(e.t, err)
 		rd = strings.NewReader(string(b))
@@ -94,13 +92,8 @@ func (e *adminEnv) refused(method, path string, body any, status int, code strin
 	return out
 }
 
-func items(out map[string]any) []map[string]any {
-	var list []map[string]any
-	for _, it := range out["items"].([]any) {
-		list = append(list, it.(map[string]any))
-	}
-	return list
-}
+// items is a list answer's items.
+func items(out map[string]any) []map[string]any { return toMaps(out["items"]) }
 
 func field[T any](list []map[string]any, name string) []T {
 	var out []T
@@ -238,8 +231,14 @@ func TestAdminAPI(t *testing.T) {
 			e.refused("GET", "/discrepancies?date=2026-13-01", nil, 400, "invalid_request", "YYYY-MM-DD")
 
 			// Routes and methods.
-			got := e.refused("DELETE", "/charges", nil, 405, "method_not_allowed", "DELETE /charges takes GET")
-			assert.NotNil(t, got)
+			e.refused("DELETE", "/charges", nil, 405, "method_not_allowed", "DELETE /charges takes GET")
+			req, err := http.NewRequest("PUT", e.base+"/charges/11/ADM00001/refund", nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+			assert.Equal(t, "POST", resp.Header.Get("Allow"))
 			e.refused("GET", "/nothing/here", nil, 404, "not_found", "no route GET /nothing/here")
 		})
 	}

@@ -74,7 +74,7 @@ func BenchmarkReconcileBill(b *testing.B) {
 // seedSynthetic inserts the pay center's side of a synthetic bill: a paid
 // charge per payment row and a succeeded refund per refund row, in
 // batches, straight into the tables.
-func seedSynthetic(b *testing.B, e *billEnv, account string, day channels.Day, rows int) {
+func seedSynthetic(b testing.TB, e *billEnv, account string, day channels.Day, rows int) {
 	b.Helper()
 	db, t := e.pc.DB(), e.pc.Tables()
 	var charges []models.Charge

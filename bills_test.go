@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/gopaycenter/paycenter/channels/wechat"
 	"github.com/gopaycenter/paycenter/channels/wechat/wechattest"
 	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/reconcile"
 	"github.com/gopaycenter/paycenter/internal/testdb"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
@@ -139,7 +141,7 @@ func (g wxGateway) queryCalls() int                           { return g.count("
 func (g wxGateway) count(prefix string) int {
 	n := 0
 	for _, c := range g.s.Calls() {
-		if len(c) >= len(prefix) && c[:len(prefix)] == prefix {
+		if strings.HasPrefix(c, prefix) {
 			n++
 		}
 	}
@@ -690,6 +692,65 @@ func TestReconcileLease(t *testing.T) {
 			assert.Equal(t, models.ReconciliationDone, rep.Status)
 			assert.Empty(t, rep.LeaseToken)
 			assert.Nil(t, rep.LeaseUntil)
+		})
+	}
+}
+
+// TestReconcileManyBatches: a bill longer than two batches (a generated
+// one, as the benchmark's) is staged, compared and looked for batch by
+// batch: every row matches once, and what the pay center has beyond the
+// bill, in the last page of its records, is reported.
+func TestReconcileManyBatches(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			rows := 2*reconcile.DefaultBatchSize + 345
+			fake := alipaytest.New(t, alipaytest.NewKeys(t, alipaytest.PublicKeyMode))
+			e := newBillEnv(t, testdb.Open(t, kind), aliGateway{fake})
+			day := channels.DayOf(time.Now()).AddDays(-1)
+			account := "alipay:" + fake.Keys.AppID
+			require.NoError(t, fake.SyntheticBill(day, rows))
+			seedSynthetic(t, e, account, day, rows)
+			var bill paytype.ReconcileSide
+			for i := range rows {
+				if k, _, fen := alipaytest.SyntheticRow(day, i, rows); k == channels.BillPayment {
+					bill.Payments, bill.PaymentAmount = bill.Payments+1, bill.PaymentAmount+fen
+				} else {
+					bill.Refunds, bill.RefundAmount = bill.Refunds+1, bill.RefundAmount+fen
+				}
+			}
+			// Paid and refunded here on the day, not in the bill: the
+			// highest ids, so the last page of each look.
+			at := day.Start().Add(23 * time.Hour).UTC()
+			now := time.Now().UTC()
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Charges).Create(&models.Charge{AppID: testAppID, OutTradeNo: "EXTRA0001",
+				Account: account, Channel: channels.AliWeb, TotalFee: 600, FeeType: "CNY", ClientIP: "127.0.0.1", Subject: "s", Body: "b",
+				CreatedMs: now.UnixMilli(), TimeExpire: 86400, ExpireAt: at.Add(24 * time.Hour), Status: models.ChargePaid, PaidAt: &at,
+				CreatedAt: now, UpdatedAt: now}).Error)
+			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Refunds).Create(&models.Refund{AppID: testAppID, OutRefundNo: "EXTRARF1",
+				Account: account, OutTradeNo: "EXTRA0001", RefundFee: 200, Status: models.RefundSucceeded, Submitted: true, RefundedAt: &at,
+				CreatedAt: now, UpdatedAt: now}).Error)
+
+			reports, err := e.pc.Reconcile(ctx, channels.ProviderAlipay, day)
+			require.NoError(t, err)
+			require.Len(t, reports, 1)
+			rep := reports[0]
+			assert.Equal(t, models.ReconciliationDone, rep.Status, rep.Error)
+			assert.EqualValues(t, rows, rep.BillRows)
+			assert.EqualValues(t, rows, rep.Matched, "every row compared once")
+			assert.Equal(t, bill, rep.Channel)
+			assert.Equal(t, paytype.ReconcileSide{Payments: bill.Payments + 1, PaymentAmount: bill.PaymentAmount + 600,
+				Refunds: bill.Refunds + 1, RefundAmount: bill.RefundAmount + 200}, rep.Local)
+			got := map[models.DiscrepancyKind]string{}
+			for _, d := range rep.Discrepancies {
+				got[d.Kind] = d.OutTradeNo + " " + d.OutRefundNo
+			}
+			assert.Equal(t, map[models.DiscrepancyKind]string{
+				models.DiscrepancyPaidHereMissing:   "EXTRA0001 ",
+				models.DiscrepancyRefundHereMissing: "EXTRA0001 EXTRARF1",
+			}, got)
+			assert.Empty(t, rep.Applied)
+			assert.Zero(t, e.count(e.pc.Tables().BillRows, "1 = 1"), "staged rows are deleted")
 		})
 	}
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // The operator API (pc.Admin()) in the example: mounted at /admin/api
@@ -135,7 +137,9 @@ func list[T any](ctx context.Context, a *adminClient, path string) ([]T, error) 
 	return page.Items, err
 }
 
-// The operator API's JSON, as the admin page shows it.
+// The operator API's charges, refunds and deliveries, as the admin page
+// shows them (the API's Go types for these are internal; its reports and
+// discrepancies are paycenter.ReconcileReport and paytype.Discrepancy).
 type (
 	adminCharge struct {
 		ID          int64      `json:"id"`
@@ -171,39 +175,6 @@ type (
 		LastError     string     `json:"lastError"`
 		DeliveredAt   *time.Time `json:"deliveredAt"`
 	}
-	adminSide struct {
-		Payments      int64 `json:"payments"`
-		PaymentAmount int64 `json:"paymentAmount"`
-		Refunds       int64 `json:"refunds"`
-		RefundAmount  int64 `json:"refundAmount"`
-	}
-	adminReport struct {
-		ID                int64     `json:"id"`
-		Date              string    `json:"date"`
-		Provider          string    `json:"provider"`
-		Account           string    `json:"account"`
-		Status            string    `json:"status"`
-		Error             string    `json:"error"`
-		Partial           bool      `json:"partial"`
-		Channel           adminSide `json:"channel"`
-		Local             adminSide `json:"local"`
-		Matched           int64     `json:"matched"`
-		AppliedCount      int64     `json:"appliedCount"`
-		OpenDiscrepancies int64     `json:"openDiscrepancies"`
-	}
-	adminDiscrepancy struct {
-		ID            int64  `json:"id"`
-		Kind          string `json:"kind"`
-		Status        string `json:"status"`
-		Source        string `json:"source"`
-		BillDay       string `json:"billDay"`
-		OutTradeNo    string `json:"outTradeNo"`
-		OutRefundNo   string `json:"outRefundNo"`
-		LocalAmount   int64  `json:"localAmount"`
-		ChannelAmount int64  `json:"channelAmount"`
-		Detail        string `json:"detail"`
-		Note          string `json:"note"`
-	}
 )
 
 // adminPage is what the admin page shows, each list newest first.
@@ -211,8 +182,8 @@ type adminPage struct {
 	Charges       []adminCharge
 	Refunds       []adminRefund
 	Deliveries    []adminDelivery
-	Reports       []adminReport
-	Discrepancies []adminDiscrepancy
+	Reports       []paycenter.ReconcileReport
+	Discrepancies []paytype.Discrepancy
 }
 
 // load reads the admin page's lists through the operator API.
@@ -228,16 +199,16 @@ func (a *adminClient) load(ctx context.Context) (*adminPage, error) {
 	if p.Deliveries, err = list[adminDelivery](ctx, a, "/deliveries?limit=100"); err != nil {
 		return nil, err
 	}
-	if p.Reports, err = list[adminReport](ctx, a, "/reconciliations?limit=30"); err != nil {
+	if p.Reports, err = list[paycenter.ReconcileReport](ctx, a, "/reconciliations?limit=30"); err != nil {
 		return nil, err
 	}
 	// Open ones first: they are what a person acts on.
-	if p.Discrepancies, err = list[adminDiscrepancy](ctx, a, "/discrepancies?status=OPEN&limit=100"); err != nil {
+	if p.Discrepancies, err = list[paytype.Discrepancy](ctx, a, "/discrepancies?status=OPEN&limit=100"); err != nil {
 		return nil, err
 	}
-	settled, err := list[adminDiscrepancy](ctx, a, "/discrepancies?source=bill&limit=50")
+	settled, err := list[paytype.Discrepancy](ctx, a, "/discrepancies?source=bill&limit=50")
 	for _, d := range settled {
-		if d.Status != "OPEN" {
+		if d.Status != models.DiscrepancyOpen {
 			p.Discrepancies = append(p.Discrepancies, d)
 		}
 	}
@@ -277,7 +248,7 @@ func adminBack(c *gin.Context, key, msg string) {
 // reconcile runs a reconciliation from the admin page's form.
 func (s *shop) reconcile(c *gin.Context) {
 	var out struct {
-		Reports []adminReport `json:"reports"`
+		Reports []paycenter.ReconcileReport `json:"reports"`
 	}
 	err := s.ops.do(c.Request.Context(), http.MethodPost, "/reconciliations",
 		map[string]string{"provider": c.PostForm("provider"), "date": c.PostForm("date")}, &out)
@@ -295,7 +266,7 @@ func (s *shop) reconcile(c *gin.Context) {
 
 // resolve marks a discrepancy resolved from the admin page's form.
 func (s *shop) resolve(c *gin.Context) {
-	var d adminDiscrepancy
+	var d paytype.Discrepancy
 	err := s.ops.do(c.Request.Context(), http.MethodPost, "/discrepancies/"+url.PathEscape(c.Param("id"))+"/resolve",
 		map[string]string{"note": c.PostForm("note")}, &d)
 	var ae *adminError

@@ -284,10 +284,8 @@ var shopLine = regexp.MustCompile(`open the demo shop: (\S+)`)
 func TestBrowserShop(t *testing.T) {
 	b := newBrowser(t) // before Chdir: it resolves ../docs
 	t.Chdir(t.TempDir())
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	// Zero config but for the address (8080 may be taken on a test machine).
-	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
-	addr, banner := start(t, "-config", cfg)
+	addr, banner := start(t, "-config", writeConfig(t, "addr: 127.0.0.1:0\n"))
 	m := shopLine.FindStringSubmatch(banner)
 	require.NotNil(t, m, "the banner prints the shop's URL:\n%s", banner)
 	shopURL := m[1]

@@ -19,12 +19,10 @@ import (
 	"github.com/gopaycenter/paycenter/client"
 )
 
-// TestConfiguredChannels runs the example with the alipay: and wechat:
-// blocks of the documented config pointing at local fake gateways, keys
-// given as files, exactly as an operator would, and pays on both.
-func TestConfiguredChannels(t *testing.T) {
-	ali := alipaytest.New(t, alipaytest.NewKeys(t, alipaytest.PublicKeyMode))
-	wx := wechattest.NewServer(t)
+// channelsConfig writes a configuration with the alipay: and wechat:
+// blocks pointing at the fakes, keys as files, and the database block.
+func channelsConfig(t *testing.T, ali *alipaytest.Fake, wx *wechattest.Server, database string) string {
+	t.Helper()
 	wxc := wx.ChannelConfig(wechattest.PublicKeyMode)
 	dir := t.TempDir()
 	file := func(name, content string) string {
@@ -32,9 +30,8 @@ func TestConfiguredChannels(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 		return p
 	}
-	cfg := fmt.Sprintf(`addr: 127.0.0.1:0
-database: {driver: sqlite, dsn: %q}
-apps:
+	return file("config.yaml", fmt.Sprintf(`addr: 127.0.0.1:0
+%sapps:
   - id: "11"
     key: e3327bcd-2681-4a2a-a321-c75ekl433ff81
     secret: 52ewc-c675-4944-af44-f4fdsww332d88
@@ -53,11 +50,19 @@ wechat:
   platformPublicKeyID: %q
   platformPublicKeyFile: %q
   apiBaseURL: %q
-`, filepath.Join(dir, "pc.db"),
-		ali.Keys.AppID, file("app.pem", ali.Keys.AppPrivateKey), file("alipay.pem", ali.Keys.AlipayPublicKey), ali.URL,
+`, database, ali.Keys.AppID, file("app.pem", ali.Keys.AppPrivateKey), file("alipay.pem", ali.Keys.AlipayPublicKey), ali.URL,
 		wxc.MchID, wxc.AppID, wxc.MchCertSerial, file("apiclient_key.pem", wxc.MchPrivateKey), wxc.APIv3Key,
-		wxc.PlatformPublicKeyID, file("pub_key.pem", wxc.PlatformPublicKey), wxc.APIBaseURL)
-	addr, banner := start(t, "-config", file("config.yaml", cfg))
+		wxc.PlatformPublicKeyID, file("pub_key.pem", wxc.PlatformPublicKey), wxc.APIBaseURL))
+}
+
+// TestConfiguredChannels runs the example with the alipay: and wechat:
+// blocks of the documented config pointing at local fake gateways, keys
+// given as files, exactly as an operator would, and pays on both.
+func TestConfiguredChannels(t *testing.T) {
+	ali := alipaytest.New(t, alipaytest.NewKeys(t, alipaytest.PublicKeyMode))
+	wx := wechattest.NewServer(t)
+	cfg := channelsConfig(t, ali, wx, fmt.Sprintf("database: {driver: sqlite, dsn: %q}\n", filepath.Join(t.TempDir(), "pc.db")))
+	addr, banner := start(t, "-config", cfg)
 	assert.NotContains(t, banner, "sandbox mode", "real credentials turn the sandbox off")
 
 	c := client.New("e3327bcd-2681-4a2a-a321-c75ekl433ff81", "52ewc-c675-4944-af44-f4fdsww332d88", client.WithBaseURL("http://"+addr))

@@ -191,7 +191,7 @@ func mountDemo(ctx context.Context, r *gin.Engine, pc *paycenter.PayCenter, shop
 func serveFlags(args []string, stdout io.Writer) (*fileConfig, error) {
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the zero-config demo")
+	config := configFlag(fs, "the zero-config demo")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./example [-config FILE]    serve the pay center and the demo shop\n")
 		for _, name := range sortedKeys(subcommands) {
@@ -205,10 +205,20 @@ func serveFlags(args []string, stdout io.Writer) (*fileConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (subcommands: %s)", fs.Arg(0), strings.Join(sortedKeys(subcommands), ", "))
 	}
-	if *configPath == "" {
-		return &fileConfig{}, nil
+	return config()
+}
+
+// configFlag defines the -config flag of fs, whose absence means none
+// (what the command does without a file). The returned function reads the
+// file named, once fs is parsed: a zero configuration without one.
+func configFlag(fs *flag.FlagSet, none string) func() (*fileConfig, error) {
+	path := fs.String("config", "", "YAML configuration `file` (see README); none: "+none)
+	return func() (*fileConfig, error) {
+		if *path == "" {
+			return &fileConfig{}, nil
+		}
+		return loadConfig(*path)
 	}
-	return loadConfig(*configPath)
 }
 
 // serve serves h on ln until ctx ends, then shuts down gracefully. ready,

@@ -72,10 +72,9 @@ var devAppLine = regexp.MustCompile(`export PAYCENTER_KEY=(\S+) PAYCENTER_SECRET
 // prints the URL, key and secret, and serves a working sandbox.
 func TestZeroConfig(t *testing.T) {
 	t.Chdir(t.TempDir())
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	// The default address 127.0.0.1:8080 may be taken on a test machine;
 	// everything else stays default.
-	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
+	cfg := writeConfig(t, "addr: 127.0.0.1:0\n")
 	addr, banner := start(t, "-config", cfg)
 	assert.Contains(t, banner, "listening on http://"+addr)
 	assert.Contains(t, banner, "sandbox mode")
@@ -113,8 +112,7 @@ func TestDocumentedConfig(t *testing.T) {
 	y = strings.Replace(y, "publicURL: http://127.0.0.1:8080", "publicURL: ${PUBLIC_URL}", 1)
 	y = strings.Replace(y, "dsn: paycenter.db", "dsn: "+filepath.Join(dir, "pc.db"), 1)
 	y = strings.Replace(y, `basePath: ""`, `basePath: "/pay"`, 1)
-	cfg := filepath.Join(dir, "config.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(y), 0o600))
+	cfg := writeConfig(t, y)
 	t.Setenv("PUBLIC_URL", "http://pay.example.com")
 
 	addr, banner := start(t, "-config", cfg)

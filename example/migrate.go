@@ -19,19 +19,16 @@ import (
 func migrateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("example migrate", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "YAML configuration `file` (see README); none: the demo's SQLite file paycenter.db")
+	config := configFlag(fs, "the demo's SQLite file paycenter.db")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("migrate: unexpected argument %q", fs.Arg(0))
 	}
-	fc := &fileConfig{}
-	if *configPath != "" {
-		var err error
-		if fc, err = loadConfig(*configPath); err != nil {
-			return err
-		}
+	fc, err := config()
+	if err != nil {
+		return err
 	}
 	db, err := openDB(fc.Database)
 	if err != nil {

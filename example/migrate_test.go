@@ -27,8 +27,7 @@ func TestMigrateCommand(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			db, database := migrateTarget(t, kind)
-			cfg := filepath.Join(t.TempDir(), "config.yaml")
-			require.NoError(t, os.WriteFile(cfg, []byte(database), 0o600))
+			cfg := writeConfig(t, database)
 
 			var out bytes.Buffer
 			require.NoError(t, dispatch(context.Background(), []string{"migrate", "-config", cfg}, &out))
@@ -76,8 +75,7 @@ func migrateTarget(t *testing.T, kind testdb.Kind) (*gorm.DB, string) {
 func TestMigrateCommandErrors(t *testing.T) {
 	err := dispatch(context.Background(), []string{"migrate", "-config", "x.yaml", "now"}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, `migrate: unexpected argument "now"`)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("database: {driver: oracle}\n"), 0o600))
+	cfg := writeConfig(t, "database: {driver: oracle}\n")
 	err = dispatch(context.Background(), []string{"migrate", "-config", cfg}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, `database.driver must be sqlite, postgres, mysql, not "oracle"`)
 }

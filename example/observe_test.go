@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,9 +21,7 @@ import (
 // demo, GET /metrics serves the pay center's counters as Prometheus text
 // and GET /healthz its health as JSON; neither needs the admin token.
 func TestMetricsAndHealth(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\ndatabase: {dsn: "+filepath.Join(dir, "pc.db")+"}\n"), 0o600))
+	cfg := writeConfig(t, "addr: 127.0.0.1:0\ndatabase: {dsn: "+filepath.Join(t.TempDir(), "pc.db")+"}\n")
 	addr, banner := start(t, "-config", cfg)
 	base := "http://" + addr
 	assert.Contains(t, banner, "metrics (Prometheus): "+base+"/metrics, health: "+base+"/healthz")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,9 +26,7 @@ import (
 // (publicURL + basePath); a tool that reads it reaches the API and finds
 // the answers it describes.
 func TestServedOpenAPI(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\nbasePath: /pay\ndatabase: {dsn: "+
-		filepath.Join(t.TempDir(), "pc.db")+"}\n"), 0o600))
+	cfg := writeConfig(t, "addr: 127.0.0.1:0\nbasePath: /pay\ndatabase: {dsn: "+filepath.Join(t.TempDir(), "pc.db")+"}\n")
 	addr, banner := start(t, "-config", cfg)
 	assert.Contains(t, banner, "API description (OpenAPI 3.1): http://"+addr+"/openapi.yaml")
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,13 +41,7 @@ func TestPoolSettings(t *testing.T) {
 		})
 	}
 
-	dir, files := t.TempDir(), 0
-	load := func(body string) (*fileConfig, error) {
-		files++
-		p := filepath.Join(dir, fmt.Sprintf("c%d.yaml", files))
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-		return loadConfig(p)
-	}
+	load := func(body string) (*fileConfig, error) { return loadConfig(writeConfig(t, body)) }
 	fc, err := load("database:\n  driver: postgres\n  dsn: host=db\n  maxOpenConns: 4\n  maxIdleConns: 2\n  connMaxIdleTime: 30s\n  connMaxLifetime: 10m\n")
 	require.NoError(t, err)
 	p, err := fc.Database.pool()
@@ -96,10 +89,8 @@ func TestPoolOnServer(t *testing.T) {
 			admin, err := openDB(dbConfig{Driver: s.driver, DSN: dsn, MaxOpenConns: 1})
 			require.NoError(t, err)
 			sqlOf(t, admin)
-			cfg := filepath.Join(t.TempDir(), "c.yaml")
-			require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("database:\n  driver: %s\n  dsn: %q\n"+
-				"  maxOpenConns: 3\n  maxIdleConns: 1\n  connMaxIdleTime: 1s\n  connMaxLifetime: 1h\n", s.driver, dsn)), 0o600))
-			fc, err := loadConfig(cfg)
+			fc, err := loadConfig(writeConfig(t, fmt.Sprintf("database:\n  driver: %s\n  dsn: %q\n"+
+				"  maxOpenConns: 3\n  maxIdleConns: 1\n  connMaxIdleTime: 1s\n  connMaxLifetime: 1h\n", s.driver, dsn)))
 			require.NoError(t, err)
 			db, err := openDB(fc.Database)
 			require.NoError(t, err)

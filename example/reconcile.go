@@ -27,7 +27,7 @@ import (
 func reconcileCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("example reconcile", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	configPath := fs.String("config", "", "YAML configuration `file` (see README) with the channel's credentials")
+	config := configFlag(fs, "the demo, whose sandbox has no bills")
 	provider := fs.String("provider", "", "the channel whose bill to reconcile: alipay or wechat")
 	date := fs.String("date", "", "the bill's day, YYYY-MM-DD (Beijing time)")
 	fs.Usage = func() {
@@ -47,11 +47,9 @@ func reconcileCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: -date %q must be a day written YYYY-MM-DD (Beijing time)", *date)
 	}
-	fc := &fileConfig{}
-	if *configPath != "" {
-		if fc, err = loadConfig(*configPath); err != nil {
-			return err
-		}
+	fc, err := config()
+	if err != nil {
+		return err
 	}
 	pc, closeDB, err := commandPayCenter(ctx, fc)
 	if err != nil {

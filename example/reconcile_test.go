@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,41 +23,6 @@ import (
 	"github.com/gopaycenter/paycenter/client"
 	"github.com/gopaycenter/paycenter/internal/testdb"
 )
-
-// channelsConfig writes a configuration with the alipay: and wechat:
-// blocks pointing at the fakes, keys as files, and the database block.
-func channelsConfig(t *testing.T, ali *alipaytest.Fake, wx *wechattest.Server, database string) string {
-	t.Helper()
-	wxc := wx.ChannelConfig(wechattest.PublicKeyMode)
-	dir := t.TempDir()
-	file := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-		return p
-	}
-	return file("config.yaml", fmt.Sprintf(`addr: 127.0.0.1:0
-%sapps:
-  - id: "11"
-    key: e3327bcd-2681-4a2a-a321-c75ekl433ff81
-    secret: 52ewc-c675-4944-af44-f4fdsww332d88
-alipay:
-  appID: %q
-  privateKeyFile: %q
-  alipayPublicKeyFile: %q
-  gatewayURL: %q
-wechat:
-  mchID: %q
-  appID: %q
-  mchCertSerial: %q
-  mchPrivateKeyFile: %q
-  apiV3Key: %q
-  platformPublicKeyID: %q
-  platformPublicKeyFile: %q
-  apiBaseURL: %q
-`, database, ali.Keys.AppID, file("app.pem", ali.Keys.AppPrivateKey), file("alipay.pem", ali.Keys.AlipayPublicKey), ali.URL,
-		wxc.MchID, wxc.AppID, wxc.MchCertSerial, file("apiclient_key.pem", wxc.MchPrivateKey), wxc.APIv3Key,
-		wxc.PlatformPublicKeyID, file("pub_key.pem", wxc.PlatformPublicKey), wxc.APIBaseURL))
-}
 
 var redirectOrder = regexp.MustCompile(`Order <span class="mono">(\w+)</span>`)
 
@@ -192,8 +156,7 @@ func TestReconcileCommandErrors(t *testing.T) {
 	}
 	// The demo (sandbox only) has no bills.
 	t.Chdir(t.TempDir())
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("database: {driver: sqlite, dsn: pay.db}\n"), 0o600))
+	cfg := writeConfig(t, "database: {driver: sqlite, dsn: pay.db}\n")
 	err := dispatch(ctx, []string{"-config", cfg, "reconcile", "-provider", "alipay", "-date", "2026-11-29"}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "no channel account of this provider publishes a daily bill")
 }

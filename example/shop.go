@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/gopaycenter/paycenter/paytype"
 	"html/template"
 	"image"
 	"image/color"
@@ -31,6 +30,7 @@ import (
 	"github.com/gopaycenter/paycenter/client"
 	"github.com/gopaycenter/paycenter/hooks"
 	"github.com/gopaycenter/paycenter/models"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 // The demo shop: a merchant app living next to the pay center. It creates

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,9 +45,7 @@ func TestParseYuan(t *testing.T) {
 // signs with the app's secret and refuses anything else.
 func TestShopWebhook(t *testing.T) {
 	t.Chdir(t.TempDir())
-	cfg := filepath.Join(t.TempDir(), "c.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\n"), 0o600))
-	addr, banner := start(t, "-config", cfg)
+	addr, banner := start(t, "-config", writeConfig(t, "addr: 127.0.0.1:0\n"))
 	m := devAppLine.FindStringSubmatch(banner)
 	require.NotNil(t, m, banner)
 	post := func(payload []byte, h http.Header) int {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/gopaycenter/paycenter/paytype"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gopaycenter/paycenter"
 	"github.com/gopaycenter/paycenter/client"
+	"github.com/gopaycenter/paycenter/paytype"
 )
 
 func writeConfig(t *testing.T, body string) string {

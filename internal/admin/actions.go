@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"gorm.io/gorm"
-
 	"github.com/gopaycenter/paycenter/channels"
 	"github.com/gopaycenter/paycenter/internal/reconcile"
 	"github.com/gopaycenter/paycenter/models"
@@ -125,7 +123,7 @@ func (h *handler) reconciliation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rep, err := h.svc.ReconcileReport(r.Context(), id)
-	if errors.Is(err, reconcile.ErrNoReport) || errors.Is(err, gorm.ErrRecordNotFound) {
+	if errors.Is(err, reconcile.ErrNoReport) {
 		return notFound("no reconciliation report %d", id)
 	}
 	if err != nil {
