@@ -141,7 +141,7 @@ func (s *Service) newCharge(e *appEntry, ch channels.Channel, p *paytype.CreateC
 		ClientIP: p.ClientIP, Subject: p.Subject, Body: p.Body, Description: p.Description, Attach: p.Attach,
 		Analysis: p.Analysis, ReturnURL: p.ReturnURL, OpenID: p.OpenID, CreatedMs: p.Created,
 		TimeExpire: p.TimeExpire, ExpireAt: expire, NextQueryAt: &expire,
-		Status: models.ChargeCreated, Marker: store.NewLease(now).Token[:16], CreatedAt: now, UpdatedAt: now,
+		Status: models.ChargeCreated, Marker: store.NewToken()[:16], CreatedAt: now, UpdatedAt: now,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/gopaycenter/paycenter/internal/clip"
 	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/models"
 	"github.com/gopaycenter/paycenter/paytype"
@@ -101,7 +102,7 @@ func clean(s string, n int) string {
 		}
 		return r
 	}, s)
-	return truncate(s, n)
+	return clip.Bytes(s, n)
 }
 
 // Clean is clean for other packages: text from outside made safe to store

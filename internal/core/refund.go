@@ -379,13 +379,3 @@ func validateRefundQuery(outRefundNo string) error {
 	}
 	return ValidateOutRefundNo(outRefundNo)
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}

@@ -29,6 +29,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gopaycenter/paycenter/hooks"
+	"github.com/gopaycenter/paycenter/internal/clip"
 	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
@@ -151,7 +152,7 @@ func (o *Outbox) Write(tx *gorm.DB, appID, notifyURL string, ev Event, leased bo
 		return nil, nil
 	}
 	now := o.cfg.Now().UTC()
-	id := "evt_" + store.NewLease(now).Token
+	id := "evt_" + store.NewToken()
 	raw, err := json.Marshal(body{ID: id, Type: ev.Type, Created: now.UnixMilli(), Data: ev.Data})
 	if err != nil {
 		return nil, err
@@ -468,7 +469,7 @@ func (o *Outbox) record(ctx context.Context, j *job, status int, err error) tele
 	now := o.cfg.Now().UTC()
 	n := d.Attempts + 1 // attempts made, this one included
 	upd := map[string]any{"attempts": n, "last_status": status, "last_attempt_at": now, "updated_at": now,
-		"last_error": clip(err.Error(), 500)}
+		"last_error": clip.Bytes(err.Error(), 500)}
 	outcome := telemetry.Failed
 	if d.Target == models.TargetWebhook && n > len(o.cfg.Webhook.Schedule) {
 		upd["status"], outcome = models.DeliveryDead, telemetry.Dead

@@ -19,6 +19,7 @@ import (
 
 	"code.dny.dev/ssrf"
 
+	"github.com/gopaycenter/paycenter/internal/clip"
 	"github.com/gopaycenter/paycenter/internal/tracehttp"
 )
 
@@ -170,16 +171,5 @@ func shortHTTPError(err error) string {
 	if errors.As(err, &oe) {
 		return oe.Error()
 	}
-	return clip(err.Error(), 300)
-}
-
-// clip shortens s to at most n bytes, on a UTF-8 boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
+	return clip.Bytes(err.Error(), 300)
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/clip"
 	"github.com/gopaycenter/paycenter/models"
 )
 
@@ -48,7 +49,7 @@ func text(s string, n int) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, ""))
-	return truncate(s, n)
+	return clip.Bytes(s, n)
 }
 
 // compare reads the staged rows back in batches and classifies each.

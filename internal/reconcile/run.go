@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/gopaycenter/paycenter/channels"
+	"github.com/gopaycenter/paycenter/internal/clip"
 	"github.com/gopaycenter/paycenter/internal/store"
 	"github.com/gopaycenter/paycenter/internal/telemetry"
 	"github.com/gopaycenter/paycenter/models"
@@ -182,7 +183,7 @@ func (r *Reconciler) finish(ctx context.Context, ru *run, l store.Lease, runErr 
 	}
 	upd["status"] = status
 	if runErr != nil {
-		upd["error"] = truncate(runErr.Error(), 500)
+		upd["error"] = clip.Bytes(runErr.Error(), 500)
 		upd["next_attempt_at"] = now.Add(r.o.RetryInterval)
 		if errors.Is(runErr, errStopped) {
 			upd["next_attempt_at"] = now
@@ -238,14 +239,4 @@ func (ru *run) log(ctx context.Context, status models.ReconciliationStatus, err 
 	if more := ru.foundOpen - int64(len(ru.found)); more > 0 {
 		l.WarnContext(ctx, "paycenter: reconciliation: more discrepancies not logged", "count", more)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -18,10 +18,14 @@ type Lease struct {
 }
 
 // NewLease returns a lease with a fresh token, held until until.
-func NewLease(until time.Time) Lease {
+func NewLease(until time.Time) Lease { return Lease{Token: NewToken(), Until: until} }
+
+// NewToken returns 24 random hex characters: lease tokens, event ids,
+// charge markers.
+func NewToken() string {
 	b := make([]byte, 12)
 	rand.Read(b)
-	return Lease{Token: hex.EncodeToString(b), Until: until}
+	return hex.EncodeToString(b)
 }
 
 // Claim takes a lease on the row id of table, when it is free (never
