@@ -5,12 +5,16 @@ package paycenter_test
 // that parses a form and makes one GORM insert. 32 clients over loopback
 // HTTP, only correct answers counted. Each reports our rate and the floor's,
 // their ratio (x-floor), our p99 latency and the database statements and
-// transactions per operation, counted at the driver.
+// transactions per operation, counted at the driver; and, for a database
+// server on this machine, the CPU its processes spent per operation, ours
+// and the floor's (db-cpu-µs/op, from /proc).
 //
 //	go test -run '^$' -bench Paths -benchtime 3000x .
 //
 // With PAYCENTER_TEST_POSTGRES_DSN / PAYCENTER_TEST_MYSQL_DSN set, PostgreSQL
-// and MariaDB run too (ANALYZE is run on PostgreSQL before measuring).
+// and MariaDB run too (ANALYZE is run on PostgreSQL before measuring). With
+// PAYCENTER_BENCH_CPUPROFILE=dir, each path writes the CPU profile of its
+// measured part to dir.
 
 import (
 	"context"
@@ -20,6 +24,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,10 +219,14 @@ func measure(b *testing.B, kind testdb.Kind, e *benchEnv, ours *load) {
 	fl := floor(b, kind, n)
 	analyze(b, e.pc.DB())
 	b.ResetTimer()
+	fcpu0 := serverCPU()
 	f := fire(b, fl)
-	s0, t0 := e.counter.Statements(), e.counter.Begins()
+	fcpu := serverCPU() - fcpu0
+	s0, t0, cpu0 := e.counter.Statements(), e.counter.Begins(), serverCPU()
+	stop := profile(b)
 	o := fire(b, ours)
-	stmts, txs := e.counter.Statements()-s0, e.counter.Begins()-t0
+	stop()
+	stmts, txs, cpu := e.counter.Statements()-s0, e.counter.Begins()-t0, serverCPU()-cpu0
 	b.StopTimer()
 	rate := func(r result) float64 { return float64(n) / r.elapsed.Seconds() }
 	b.ReportMetric(rate(o), "ops/s")
@@ -224,7 +235,60 @@ func measure(b *testing.B, kind testdb.Kind, e *benchEnv, ours *load) {
 	b.ReportMetric(float64(o.p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(stmts)/float64(n), "stmts/op")
 	b.ReportMetric(float64(txs)/float64(n), "tx/op")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "db-cpu-µs/op")
+		b.ReportMetric(float64(fcpu.Microseconds())/float64(n), "floor-db-cpu-µs/op")
+	}
 	b.ReportMetric(0, "ns/op") // wall time per op is not the measure here
+}
+
+// serverCPU is the CPU time the database servers on this machine
+// (postgres, mariadbd) have used so far, from /proc; 0 where there is no
+// /proc or no server here. A backend that exits takes its time with it:
+// the pools keep their connections for the whole measurement.
+func serverCPU() time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, f := range stats {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(raw)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		if comm := s[open+1 : close]; comm != "postgres" && comm != "mariadbd" {
+			continue
+		}
+		f := strings.Fields(s[close+1:]) // state is field 3: utime and stime are 14 and 15
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// profile starts a CPU profile of the measured part of b when
+// PAYCENTER_BENCH_CPUPROFILE names a directory (one file per path; the
+// setup's RSA signing would dominate a -cpuprofile of the whole run), and
+// returns its stop.
+func profile(b *testing.B) (stop func()) {
+	dir := os.Getenv("PAYCENTER_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".pprof"))
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(b, f.Close())
+	}
 }
 
 // BenchmarkPaths runs every path on every database whose DSN is set.
@@ -235,8 +299,10 @@ func BenchmarkPaths(b *testing.B) {
 	}{
 		{"create-sandbox", benchCreateSandbox},
 		{"create-ali-wap", benchCreateAliWap},
-		{"notify-alipay", benchNotifyAlipay},
-		{"notify-wechat", benchNotifyWechat},
+		{"notify-alipay", func(b *testing.B, kind testdb.Kind) { benchNotifyAlipay(b, kind, sink(b)) }},
+		{"notify-wechat", func(b *testing.B, kind testdb.Kind) { benchNotifyWechat(b, kind, sink(b)) }},
+		{"notify-alipay-ack", func(b *testing.B, kind testdb.Kind) { benchNotifyAlipay(b, kind) }},
+		{"notify-wechat-ack", func(b *testing.B, kind testdb.Kind) { benchNotifyWechat(b, kind) }},
 		{"pay-result", benchPayResult},
 		{"webhook", benchWebhook},
 	}
@@ -286,11 +352,14 @@ func sink(b *testing.B) option {
 	}
 }
 
-func benchNotifyAlipay(b *testing.B, kind testdb.Kind) {
+// benchNotifyAlipay measures Alipay's payment notifications: with the sink
+// option, each also delivers its webhook; without (the -ack paths), the
+// app has none and an operation is the notification's commit and answer.
+func benchNotifyAlipay(b *testing.B, kind testdb.Kind, opts ...option) {
 	keys := alipaytest.NewKeys(b, alipaytest.PublicKeyMode)
 	ch, err := alipay.New(keys.Config("http://127.0.0.1:9/gateway.do"))
 	require.NoError(b, err)
-	e := newBenchEnv(b, kind, sink(b), func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })
+	e := newBenchEnv(b, kind, append(opts, func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })...)
 	target := e.srv.URL + "/callbacks/" + testAppID + "/alipay/web/paynotify"
 	l := &load{ok: func(status int, body []byte) bool { return status == http.StatusOK && string(body) == "success" }}
 	now := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04:05")
@@ -312,11 +381,12 @@ func benchNotifyAlipay(b *testing.B, kind testdb.Kind) {
 	measure(b, kind, e, l)
 }
 
-func benchNotifyWechat(b *testing.B, kind testdb.Kind) {
+// benchNotifyWechat is benchNotifyAlipay for WeChat Pay's notifications.
+func benchNotifyWechat(b *testing.B, kind testdb.Kind, opts ...option) {
 	srv := wechattest.NewServer(b)
 	ch, err := wechat.New(srv.ChannelConfig(wechattest.PublicKeyMode))
 	require.NoError(b, err)
-	e := newBenchEnv(b, kind, sink(b), func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })
+	e := newBenchEnv(b, kind, append(opts, func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })...)
 	target := e.srv.URL + "/callbacks/" + testAppID + "/wechat/paynotify"
 	l := &load{ok: func(status int, _ []byte) bool { return status == http.StatusNoContent }}
 	for _, c := range createCharges(b, e, channels.WxNative, "wx", b.N) {

@@ -291,6 +291,20 @@ func (r *Registry) RunClosed(ctx context.Context, ev *Closed) error {
 	return nil
 }
 
+// HasInTx reports whether any in-transaction hook (OnPaid, OnRefund,
+// OnClosed) handles events of typ.
+func (r *Registry) HasInTx(typ string) bool {
+	switch typ {
+	case ChargeSucceeded:
+		return len(r.paid) > 0
+	case ChargeClosed:
+		return len(r.closed) > 0
+	case RefundSucceeded, RefundFailed:
+		return len(r.refund) > 0
+	}
+	return false
+}
+
 // HasAfter reports whether any after-commit hook handles events of typ.
 func (r *Registry) HasAfter(typ string) bool {
 	switch typ {

@@ -573,28 +573,58 @@ const (
 // it was recorded as a discrepancy for a person, not applied.
 var errNotApplied = errors.New("not applied: recorded as a discrepancy")
 
-// applyPayment applies, in one write transaction, what channel ch said
-// about charge c (as read before; it is read again locked): a payment, a
-// closure, or nothing. See applyPaymentTo.
+// applyPayment applies what channel ch said about charge c (as read
+// before, outside any transaction): a payment, a closure, or nothing. See
+// applyPaymentTo.
 func (s *Service) applyPayment(ctx context.Context, e *appEntry, ch channels.Channel, c *models.Charge, p *channels.Payment,
-	source string, inTx func(t *txn) error) (*models.Charge, error) {
-	after, err := s.applyPaymentTo(ctx, e, ch, "id = ?", []any{c.ID}, p, source, inTx)
+	source string, audit *models.Notification) (*models.Charge, error) {
+	after, err := s.applyPaymentTo(ctx, e, ch, c, "id = ?", []any{c.ID}, p, source, audit)
 	if after == nil {
 		after = c
 	}
 	return after, err
 }
 
-// applyPaymentTo applies, in one write transaction, what channel ch said
-// about the charge where/args (read locked there: its one read in the
-// request): a payment, a closure, or nothing. A payment that does not
-// match the charge (amount, channel account, the echoed marker) is not
+// applyPaymentTo applies what channel ch said about the charge where/args
+// (read is that charge as read outside any transaction; nil when the
+// caller has not read it): a payment, a closure, or nothing, with the
+// notification's audit record when audit is not nil.
+//
+// A payment of a charge that can take it is one statement where the
+// database chains them (payChained, from read — the charge is read first if
+// need be); otherwise, or if the charge changed since read, everything
+// happens in one write transaction, where the charge is read locked (its
+// one read in the request on the other databases). A payment that does
+// not match the charge (amount, channel account, the echoed marker) is not
 // applied: it is recorded as a discrepancy and errNotApplied returned; a
-// charge that does not exist is errNoRow. inTx, when not nil, runs in the
-// same transaction (a notification's audit record). It returns the charge
-// as it is after (nil if not read).
-func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.Channel, where string, args []any,
-	p *channels.Payment, source string, inTx func(t *txn) error) (*models.Charge, error) {
+// charge that does not exist is errNoRow. It returns the charge as it is
+// after (nil if not read).
+func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.Channel, read *models.Charge, where string, args []any,
+	p *channels.Payment, source string, audit *models.Notification) (*models.Charge, error) {
+	if p != nil && p.Status == channels.PaymentPaid && s.chainsPay() {
+		if read == nil {
+			var c models.Charge
+			if err := s.charges(s.db.R.WithContext(ctx)).Where(where, args...).Take(&c).Error; err == nil {
+				read = &c
+			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil, err
+			}
+		}
+		if read != nil {
+			if kind, _ := mismatch(e, ch, read, p); kind == "" {
+				after, done, err := s.payChained(ctx, read, p, audit)
+				if err != nil || done {
+					return after, err
+				}
+			}
+		}
+	}
+	inTx := func(t *txn) error {
+		if audit == nil {
+			return nil
+		}
+		return t.Table(s.t.Notifications).Create(audit).Error
+	}
 	act := p != nil && (p.Status == channels.PaymentPaid || p.Status == channels.PaymentClosed)
 	var after *models.Charge
 	var mis *models.Discrepancy
@@ -607,10 +637,7 @@ func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.C
 			}
 			if done { // the common case: one statement
 				after = cur
-				if inTx != nil {
-					return inTx(t)
-				}
-				return nil
+				return inTx(t)
 			}
 			cur, err = s.lockCharge(t, where, args...)
 			if err != nil {
@@ -634,10 +661,7 @@ func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.C
 				return err
 			}
 		}
-		if inTx != nil {
-			return inTx(t)
-		}
-		return nil
+		return inTx(t)
 	})
 	if mis != nil {
 		s.recordDiscrepancy(ctx, mis)

@@ -118,8 +118,7 @@ func (s *Service) applyNotification(ctx context.Context, e *appEntry, ch channel
 			return errors.New("payment notification without payment")
 		}
 		rec.OutTradeNo = clean(p.OutTradeNo, 32)
-		_, err := s.applyPaymentTo(ctx, e, ch, "app_id = ? AND out_trade_no = ?", []any{e.ID, p.OutTradeNo}, p, sourceNotification,
-			func(t *txn) error { return t.Table(s.t.Notifications).Create(rec).Error })
+		_, err := s.applyPaymentTo(ctx, e, ch, nil, "app_id = ? AND out_trade_no = ?", []any{e.ID, p.OutTradeNo}, p, sourceNotification, rec)
 		if !errors.Is(err, errNoRow) {
 			return err
 		}

@@ -348,11 +348,15 @@ func (s *Service) inHost(ctx context.Context, tx *gorm.DB, fn func(t *txn) error
 // span of ctx (the move's) is the parent of the attempts' spans.
 func (s *Service) emit(ctx context.Context, t *txn, appID string, ev delivery.Event) error {
 	ev.Span = trace.SpanContextFromContext(ctx)
-	var notifyURL string
-	if e := s.apps[appID]; e != nil {
-		notifyURL = e.NotifyURL
-	}
-	p, err := s.outbox.Write(t.DB, appID, notifyURL, ev, !t.host)
+	p, err := s.outbox.Write(t.DB, appID, s.notifyURL(appID), ev, !t.host)
 	t.pending = append(t.pending, p...)
 	return err
+}
+
+// notifyURL is where app appID's webhooks go ("" for none).
+func (s *Service) notifyURL(appID string) string {
+	if e := s.apps[appID]; e != nil {
+		return e.NotifyURL
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -25,7 +26,9 @@ import (
 // transaction.
 //
 //	charge  pay    CREATED, CLOSED → PAID      OnPaid     charge.succeeded
-//	               (pay, or payMatching: the same move in one statement)
+//	               (pay; payMatching: the same move as one statement in
+//	               the transaction; payChained: as one statement that is
+//	               the whole transaction, when no OnPaid hook needs one)
 //	charge  close  CREATED → CLOSED            OnClosed   charge.closed
 //	refund  abnormal  PROCESSING → ABNORMAL    —          refund.abnormal
 //	refund  succeed   PROCESSING, ABNORMAL → SUCCESS  OnRefund  refund.succeeded
@@ -110,20 +113,78 @@ func (s *Service) pay(ctx context.Context, t *txn, c *models.Charge, p *channels
 	}
 	ctx, span := s.tel.StartMove(ctx, movePay.span, c.Channel, string(c.Status), string(movePay.to))
 	defer func() { telemetry.End(span, err) }()
+	upd, after := s.paying(c, p)
+	if err := s.move(t, s.t.Charges, c.ID, movePay.from, upd); err != nil {
+		return false, err
+	}
+	*c = after
+	return true, s.paid(ctx, t, c)
+}
+
+// paying is what pay writes when p pays c: the columns, and c as it is
+// after.
+func (s *Service) paying(c *models.Charge, p *channels.Payment) (map[string]any, models.Charge) {
 	now := s.utcNow()
 	paidAt := p.PaidAt.UTC()
 	if p.PaidAt.IsZero() {
 		paidAt = now
 	}
 	late := paidAt.After(c.ExpireAt) || (c.ClosedAt != nil && c.ClosedAt.Before(paidAt.Truncate(time.Second).Add(time.Second)))
-	upd := map[string]any{"status": movePay.to, "late_paid": late, "transaction_id": p.TransactionID, "paid_at": paidAt,
-		"next_query_at": nil, "updated_at": now}
-	if err := s.move(t, s.t.Charges, c.ID, movePay.from, upd); err != nil {
-		return false, err
-	}
-	c.Status, c.LatePaid, c.TransactionID, c.PaidAt, c.NextQueryAt, c.UpdatedAt = movePay.to, late, p.TransactionID, &paidAt, nil, now
-	return true, s.paid(ctx, t, c)
+	after := *c
+	after.Status, after.LatePaid, after.TransactionID, after.PaidAt, after.NextQueryAt, after.UpdatedAt = movePay.to, late, p.TransactionID, &paidAt, nil, now
+	return map[string]any{"status": movePay.to, "late_paid": late, "transaction_id": p.TransactionID, "paid_at": paidAt,
+		"next_query_at": nil, "updated_at": now}, after
 }
+
+// payChained is pay for c read outside any transaction, in one statement
+// where the database chains an update and the inserts that depend on it
+// (store.Chain: PostgreSQL): the move, its outbox rows and audit (the
+// notification's record, when not nil) commit together, and only if c is
+// still as it was read (its status and updated_at). One round trip where
+// the transaction of pay takes five.
+//
+// It reports false, having written nothing, when the move needs the
+// transaction — an OnPaid hook runs in it, a late payment is refunded in
+// it — or when c changed since it was read: the caller then takes the
+// transactional path. c is checked against p (mismatch) by the caller.
+func (s *Service) payChained(ctx context.Context, c *models.Charge, p *channels.Payment, audit *models.Notification) (*models.Charge, bool, error) {
+	if !s.chainsPay() || !slices.Contains(movePay.from, c.Status) {
+		return nil, false, nil
+	}
+	start := time.Now()
+	upd, after := s.paying(c, p)
+	if after.LatePaid && s.refundLate {
+		return nil, false, nil
+	}
+	b, err := s.outbox.Prepare(c.AppID, s.notifyURL(c.AppID), s.payEvent(ctx, &after), true)
+	if err != nil {
+		return nil, false, err
+	}
+	rows := make([]store.Insert, 0, len(b.Rows)+1)
+	for i := range b.Rows {
+		rows = append(rows, store.Insert{Table: s.t.Deliveries, Row: &b.Rows[i]})
+	}
+	if audit != nil {
+		rows = append(rows, store.Insert{Table: s.t.Notifications, Row: audit})
+	}
+	moved, err := s.db.Chain(ctx, store.Update{Table: s.t.Charges, ID: c.ID, Where: "status = ? AND updated_at = ?",
+		Args: []any{c.Status, c.UpdatedAt}, Set: upd}, rows...)
+	if err != nil || !moved {
+		return nil, false, err
+	}
+	// The move's span, as payMatching's, is made once it is known to have
+	// happened; it is the parent of the attempts' spans.
+	ctx, span := s.tel.StartMoveAt(ctx, start, movePay.span, c.Channel, string(c.Status), string(movePay.to))
+	telemetry.End(span, nil)
+	b.Span = trace.SpanContextFromContext(ctx)
+	s.outbox.Dispatch(b.Pending())
+	s.tel.Committed(ctx, []telemetry.Move{telemetry.Paid(c.Channel)})
+	return &after, true, nil
+}
+
+// chainsPay reports whether a payment can be applied by payChained: the
+// database chains statements, and no OnPaid hook needs a transaction.
+func (s *Service) chainsPay() bool { return s.db.Chained() && !s.hooks.HasInTx(movePay.event) }
 
 // payMatching is pay for a charge not read yet, in one statement where the
 // database returns what it updates (PostgreSQL, SQLite): the conditional
@@ -187,7 +248,12 @@ func (s *Service) paid(ctx context.Context, t *txn, c *models.Charge) error {
 	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: t.DB, Charge: c, Late: c.LatePaid}) }); err != nil {
 		return err
 	}
-	return s.emit(ctx, t, c.AppID, delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c)})
+	return s.emit(ctx, t, c.AppID, s.payEvent(ctx, c))
+}
+
+// payEvent is the event of c's move to PAID.
+func (s *Service) payEvent(ctx context.Context, c *models.Charge) delivery.Event {
+	return delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c), Span: trace.SpanContextFromContext(ctx)}
 }
 
 // How far a close reached the channel, for close.

@@ -147,9 +147,35 @@ func (o *Outbox) leaseFor() time.Duration { return 3*o.cfg.Webhook.Timeout + 30*
 // commit; otherwise (workers elsewhere, or tx is a host's transaction whose
 // commit we do not see: leased false) the workers claim them.
 func (o *Outbox) Write(tx *gorm.DB, appID, notifyURL string, ev Event, leased bool) (Pending, error) {
+	b, err := o.Prepare(appID, notifyURL, ev, leased)
+	if err != nil || len(b.Rows) == 0 {
+		return nil, err
+	}
+	if err := tx.Table(o.cfg.Tables.Deliveries).Create(&b.Rows).Error; err != nil {
+		return nil, err
+	}
+	return b.Pending(), nil
+}
+
+// Batch is the outbox rows of one event, made by Prepare for a writer that
+// inserts them itself (Write, or a store.Chain).
+type Batch struct {
+	// Rows are the rows to insert into the deliveries table; Pending reads
+	// their IDs once inserted.
+	Rows []models.Delivery
+	// Span is the parent of the attempts' spans (Event.Span).
+	Span   trace.SpanContext
+	leased bool
+	lease  store.Lease
+	event  *hooks.Event
+}
+
+// Prepare makes the outbox rows of ev that Write inserts, without
+// inserting them.
+func (o *Outbox) Prepare(appID, notifyURL string, ev Event, leased bool) (*Batch, error) {
 	hooked := o.cfg.Hooks.HasAfter(ev.Type)
 	if notifyURL == "" && !hooked {
-		return nil, nil
+		return &Batch{}, nil
 	}
 	now := o.cfg.Now().UTC()
 	id := "evt_" + store.NewToken()
@@ -157,8 +183,8 @@ func (o *Outbox) Write(tx *gorm.DB, appID, notifyURL string, ev Event, leased bo
 	if err != nil {
 		return nil, err
 	}
-	leased = leased && o.running.Load()
-	lease := store.NewLease(now.Add(o.leaseFor()))
+	b := &Batch{leased: leased && o.running.Load(), lease: store.NewLease(now.Add(o.leaseFor())), Span: ev.Span,
+		event: &hooks.Event{ID: id, Type: ev.Type, Created: time.UnixMilli(now.UnixMilli()).UTC(), Charge: ev.Charge, Refund: ev.Refund}}
 	var refundID int64
 	if ev.Refund != nil {
 		refundID = ev.Refund.ID
@@ -168,32 +194,33 @@ func (o *Outbox) Write(tx *gorm.DB, appID, notifyURL string, ev Event, leased bo
 			EventID: id, AppID: appID, Type: ev.Type, Target: target, ChargeID: ev.Charge.ID, RefundID: refundID,
 			URL: url, Body: string(raw), Status: models.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
-		if leased {
+		if b.leased {
 			// Due again when the lease ends: if this process dies before
 			// attempting it, a worker takes it over then.
-			d.LeaseUntil, d.LeaseToken, d.NextAttemptAt = &lease.Until, lease.Token, lease.Until
+			d.LeaseUntil, d.LeaseToken, d.NextAttemptAt = &b.lease.Until, b.lease.Token, b.lease.Until
 		}
 		return d
 	}
-	var rows []models.Delivery
 	if notifyURL != "" {
-		rows = append(rows, row(models.TargetWebhook, notifyURL))
+		b.Rows = append(b.Rows, row(models.TargetWebhook, notifyURL))
 	}
 	if hooked {
-		rows = append(rows, row(models.TargetHooks, ""))
+		b.Rows = append(b.Rows, row(models.TargetHooks, ""))
 	}
-	if err := tx.Table(o.cfg.Tables.Deliveries).Create(&rows).Error; err != nil {
-		return nil, err
+	return b, nil
+}
+
+// Pending returns the rows of b leased to this process, for Dispatch once
+// their transaction has committed (none when they were not leased).
+func (b *Batch) Pending() Pending {
+	if !b.leased {
+		return nil
 	}
-	if !leased {
-		return nil, nil
+	out := make(Pending, len(b.Rows))
+	for i := range b.Rows {
+		out[i] = &job{row: b.Rows[i], lease: b.lease, event: b.event, parent: b.Span}
 	}
-	hev := &hooks.Event{ID: id, Type: ev.Type, Created: time.UnixMilli(now.UnixMilli()).UTC(), Charge: ev.Charge, Refund: ev.Refund}
-	out := make(Pending, len(rows))
-	for i := range rows {
-		out[i] = &job{row: rows[i], lease: lease, event: hev, parent: ev.Span}
-	}
-	return out, nil
+	return out
 }
 
 // Dispatch hands deliveries written leased to this process to its

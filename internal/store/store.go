@@ -1,7 +1,9 @@
 // Package store is how the pay center talks to its database: write
-// transactions (group-committed on SQLite), reads (off the writer on
-// SQLite), the one lease primitive every claim uses, and the
-// classification of driver errors. It knows no table: callers name them.
+// transactions (group-committed on SQLite), a conditional update and the
+// inserts that depend on it as one statement (Chain, PostgreSQL), reads
+// (off the writer on SQLite), the one lease primitive every claim uses, and
+// the classification of driver errors. It knows no table: callers name
+// them.
 package store
 
 import (
