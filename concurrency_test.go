@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -247,4 +248,32 @@ func parallel(n int, fn func(i int)) {
 	}
 	start.Done()
 	done.Wait()
+}
+
+// TestNoncePurge: every 512th use of a nonce deletes the nonces that have
+// expired (the requests carrying them could no longer be accepted), and
+// only those.
+func TestNoncePurge(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newEnv(t, kind)
+			_, err := e.pc.CreateCharge(context.Background(), testAppID, createParams(channels.WxNative, "purge0000001", 100))
+			require.NoError(t, err)
+			use := func(batch int) {
+				for i := range 512 {
+					r := e.do(http.MethodGet, "/api/charges/pay-result", map[string]string{
+						"channel": "WX_NATIVE", "outTradeNo": "purge0000001", "version": "v2",
+						"timestamp": strconv.FormatInt(e.clock.Now().UnixMilli(), 10), "nonce": fmt.Sprintf("purge-%d-%04d", batch, i),
+					}, testSecret)
+					require.Zero(t, r.ErrorCode, r.ErrorMsg)
+				}
+			}
+			use(1)
+			assert.EqualValues(t, 512, e.count(e.pc.Tables().Nonces, "1 = 1"), "nothing had expired at the first purge")
+			e.clock.Add(24 * time.Hour)
+			use(2)
+			assert.EqualValues(t, 512, e.count(e.pc.Tables().Nonces, "1 = 1"), "the first 512 expired and were purged")
+			assert.Zero(t, e.count(e.pc.Tables().Nonces, "nonce LIKE ?", "purge-1-%"))
+		})
+	}
 }

@@ -232,6 +232,26 @@ func TestWebhookDeadAndRedeliver(t *testing.T) {
 	m.mu.Unlock()
 }
 
+// TestRedeliverTwice: Redeliver of a delivery already due now (asked twice
+// in the same instant) succeeds on every database — MariaDB reports no row
+// affected by an update that changes nothing — and an unknown id is a
+// 10008 (CodeNotFound).
+func TestRedeliverTwice(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newEnv(t, kind, withWebhooks("http://127.0.0.1:9/webhook", time.Minute), noWorkers)
+			ctx := context.Background()
+			payN(t, e.pc, "twice", 1, channels.WxNative)
+			ds, err := e.pc.Deliveries(ctx, paycenter.DeliveryFilter{})
+			require.NoError(t, err)
+			require.Len(t, ds, 1)
+			require.NoError(t, e.pc.Redeliver(ctx, ds[0].ID))
+			require.NoError(t, e.pc.Redeliver(ctx, ds[0].ID))
+			assert.ErrorIs(t, e.pc.Redeliver(ctx, ds[0].ID+1000), paycenter.CodeNotFound)
+		})
+	}
+}
+
 // TestWebhookRedirectNotFollowed: a 3xx is a failed attempt.
 func TestWebhookRedirectNotFollowed(t *testing.T) {
 	var followed atomic.Int64

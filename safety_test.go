@@ -163,6 +163,10 @@ func TestPaymentOnlyToItsCharge(t *testing.T) {
 			assert.Equal(t, 2, ds[0].Occurrences)
 			assert.Equal(t, "other", ds[0].TransactionID)
 			require.NoError(t, e.pc.ResolveDiscrepancy(ctx, ds[0].ID, "their order; refunded by hand"))
+			// Again, in the same instant: nothing changes, and it is no error
+			// (MariaDB reports no row affected).
+			require.NoError(t, e.pc.ResolveDiscrepancy(ctx, ds[0].ID, "their order; refunded by hand"))
+			assert.ErrorIs(t, e.pc.ResolveDiscrepancy(ctx, ds[0].ID+1000, "no such"), paycenter.CodeNotFound)
 			ds, err = e.pc.Discrepancies(ctx, paycenter.DiscrepancyFilter{Status: models.DiscrepancyResolved})
 			require.NoError(t, err)
 			require.Len(t, ds, 1)

@@ -162,8 +162,9 @@ func (j *nonceJanitor) maybePurge(ctx context.Context, s *Service) {
 	if j.n.Add(1)%purgeEvery != 0 {
 		return
 	}
-	err := s.db.W.WithContext(ctx).Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).
-		Delete(&models.Nonce{}).Error
+	err := s.db.Single(ctx, func(db *gorm.DB) error { // group-committed on SQLite, retried on a transient conflict
+		return db.Table(s.t.Nonces).Where("expires_at < ?", s.utcNow().Add(-MaxFutureSkew)).Delete(&models.Nonce{}).Error
+	})
 	if err != nil {
 		s.logger(ctx).WarnContext(ctx, "paycenter: purge expired nonces", "err", err)
 	}

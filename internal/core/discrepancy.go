@@ -80,12 +80,12 @@ func (s *Service) ResolveDiscrepancy(ctx context.Context, id int64, note string)
 		return err
 	}
 	now := s.utcNow()
-	res := s.db.W.WithContext(ctx).Table(s.t.Discrepancies).Where("id = ?", id).Updates(map[string]any{
+	found, err := s.db.UpdateByID(ctx, s.t.Discrepancies, id, map[string]any{
 		"status": models.DiscrepancyResolved, "note": note, "resolved_at": now, "updated_at": now})
-	if res.Error != nil {
-		return internal(res.Error)
+	if err != nil {
+		return internal(err)
 	}
-	if res.RowsAffected == 0 {
+	if !found {
 		return newErr(paytype.CodeNotFound, "no discrepancy %d", id)
 	}
 	return nil

@@ -649,14 +649,11 @@ var ErrNoDelivery = errors.New("no such delivery")
 // delivered webhook is sent again, with the same event id).
 func (o *Outbox) Redeliver(ctx context.Context, id int64) error {
 	now := o.cfg.Now().UTC()
-	res := o.cfg.DB.W.WithContext(ctx).Table(o.cfg.Tables.Deliveries).Where("id = ?", id).Updates(map[string]any{
+	found, err := o.cfg.DB.UpdateByID(ctx, o.cfg.Tables.Deliveries, id, map[string]any{
 		"status": models.DeliveryPending, "next_attempt_at": now, "lease_until": nil, "lease_token": "", "updated_at": now,
 	})
-	if res.Error != nil {
-		return res.Error
+	if err == nil && !found {
+		err = fmt.Errorf("%w %d", ErrNoDelivery, id)
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("%w %d", ErrNoDelivery, id)
-	}
-	return nil
+	return err
 }

@@ -94,6 +94,24 @@ func (d *DB) Single(ctx context.Context, fn func(db *gorm.DB) error) error {
 	return Retrying(ctx, func() error { return fn(d.W.WithContext(ctx)) })
 }
 
+// UpdateByID applies set to row id of table as one write (Single) and
+// reports whether the row exists. MySQL counts only the rows an update
+// changed: when none is, the row is looked for, so that a row that already
+// had the values is found.
+func (d *DB) UpdateByID(ctx context.Context, table string, id int64, set map[string]any) (bool, error) {
+	var n int64
+	err := d.Single(ctx, func(db *gorm.DB) error {
+		res := db.Table(table).Where("id = ?", id).Updates(set)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil || n > 0 {
+		return n > 0, err
+	}
+	err = d.R.WithContext(ctx).Table(table).Where("id = ?", id).Count(&n).Error
+	return n > 0, err
+}
+
 // Retrying runs fn (a transaction, or one statement in autocommit mode)
 // again when it fails with a transient conflict: MySQL/MariaDB report
 // deadlocks even between single-row updates of one row when they also
