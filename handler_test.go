@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -185,4 +186,42 @@ func payInCashier(t *testing.T, serverURL, cashierURL, prefix string) string {
 	assert.Equal(t, prefix+"/sandbox/cashier/"+appID+"/"+no, resp.Request.URL.Path)
 	assert.Contains(t, string(page), "Paid.")
 	return string(page)
+}
+
+// TestRoutesListsMount: pc.Routes (the list the example prints and the
+// OpenAPI test walks) is exactly what Mount registers, methods and paths,
+// with and without the sandbox and under a BasePath.
+func TestRoutesListsMount(t *testing.T) {
+	for _, sandbox := range []paycenter.SandboxMode{paycenter.SandboxOn, paycenter.SandboxOff} {
+		e := newEnv(t, testdb.SQLite, func(c *paycenter.Config) {
+			c.BasePath = "/pc"
+			c.Sandbox = sandbox
+			if sandbox == paycenter.SandboxOff {
+				c.Channels = []channels.Channel{newCountingSandbox()} // a channel of its own
+			}
+		})
+		mounted := map[string]bool{}
+		for _, rt := range e.srv.Config.Handler.(*gin.Engine).Routes() {
+			mounted[rt.Method+" "+rt.Path] = true
+		}
+		listed := map[string]bool{}
+		toGin := strings.NewReplacer("{", ":", "}", "", "...", "*path")
+		for _, rt := range e.pc.Routes() {
+			for _, m := range strings.Split(rt.Method, "|") {
+				listed[m+" "+toGin.Replace(rt.Path)] = true
+			}
+		}
+		for k := range listed {
+			assert.True(t, mounted[k], "sandbox mode %d: %s is listed but not mounted", sandbox, k)
+		}
+		listedPaths := map[string]bool{}
+		for k := range listed {
+			_, path, _ := strings.Cut(k, " ")
+			listedPaths[path] = true
+		}
+		for k := range mounted { // API routes are mounted for every method (10001 for the others)
+			_, path, _ := strings.Cut(k, " ")
+			assert.True(t, listedPaths[path], "sandbox mode %d: %s is mounted but not listed", sandbox, k)
+		}
+	}
 }
