@@ -603,11 +603,13 @@ func (s *Service) applyPaymentTo(ctx context.Context, e *appEntry, ch channels.C
 	p *channels.Payment, source string, audit *models.Notification) (*models.Charge, error) {
 	if p != nil && p.Status == channels.PaymentPaid && s.chainsPay() {
 		if read == nil {
+			// Read on the primary: the statement that follows is a write
+			// there anyway, and a payment must not depend on the host's
+			// ReadDB (a replica down or lagging). If the read fails, the
+			// transactional path below decides.
 			var c models.Charge
-			if err := s.charges(s.db.R.WithContext(ctx)).Where(where, args...).Take(&c).Error; err == nil {
+			if err := s.charges(s.db.W.WithContext(ctx)).Where(where, args...).Take(&c).Error; err == nil {
 				read = &c
-			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-				return nil, err
 			}
 		}
 		if read != nil {
