@@ -50,9 +50,7 @@ func TestChainedVsHostCloseTx(t *testing.T) {
 		t.Run(fmt.Sprint("commit=", commit), func(t *testing.T) {
 			ctx := context.Background()
 			db := testdb.Open(t, testdb.Postgres)
-			ch := newCountingSandbox()
-			e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"),
-				func(c *paycenter.Config) { c.DB, c.Hooks, c.Channels = db, nil, []channels.Channel{ch} })
+			e, ch := newPaymentEnv(t, testdb.Postgres, func(c *paycenter.Config) { c.DB, c.Hooks = db, nil })
 			arm := afterChargeRead(t, db, e.pc.Tables().Charges)
 			no := "HTX00001"
 			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, no, 100))
@@ -79,7 +77,7 @@ func TestChainedVsHostCloseTx(t *testing.T) {
 			})
 			ch.pay(t, e, no, 100)
 			wg.Wait()
-			c := e.charge(no)
+			c := e.chargeRow(no)
 			require.Equal(t, models.ChargePaid, c.Status)
 			assert.EqualValues(t, 1, e.events(no, hooks.ChargeSucceeded))
 			if commit {
@@ -148,9 +146,7 @@ func TestChainedStaleReadDB(t *testing.T) {
 	lag := &lagPool{db: sqlDB}
 	read, err := gorm.Open(postgres.New(postgres.Config{Conn: lag}), &gorm.Config{Logger: logger.Discard})
 	require.NoError(t, err)
-	ch := newCountingSandbox()
-	e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"),
-		func(c *paycenter.Config) { c.DB, c.ReadDB, c.Hooks, c.Channels = db, read, nil, []channels.Channel{ch} })
+	e, ch := newPaymentEnv(t, testdb.Postgres, func(c *paycenter.Config) { c.DB, c.ReadDB, c.Hooks = db, read, nil })
 	_, err = e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "LAG00001", 100))
 	require.NoError(t, err)
 	lag.freeze(t)
@@ -161,13 +157,13 @@ func TestChainedStaleReadDB(t *testing.T) {
 	e.clock.Add(time.Second)
 
 	ch.pay(t, e, "LAG00001", 100)
-	c := e.charge("LAG00001")
+	c := e.chargeRow("LAG00001")
 	require.Equal(t, models.ChargePaid, c.Status)
 	assert.True(t, c.LatePaid, "a payment of a closed charge read stale")
 	assert.EqualValues(t, 1, e.events("LAG00001", hooks.ChargeSucceeded))
 
 	ch.pay(t, e, "LAG00002", 100)
-	c = e.charge("LAG00002")
+	c = e.chargeRow("LAG00002")
 	require.Equal(t, models.ChargePaid, c.Status)
 	assert.False(t, c.LatePaid)
 	assert.EqualValues(t, 1, e.events("LAG00002", hooks.ChargeSucceeded))
@@ -184,10 +180,8 @@ func TestChainedEventMatchesCommitted(t *testing.T) {
 			var mu sync.Mutex
 			got := map[string]*models.Charge{}
 			done := make(chan string, 16)
-			ch := newCountingSandbox()
-			e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
+			e, ch := newPaymentEnv(t, testdb.Postgres, mode.opt,
 				func(c *paycenter.Config) {
-					c.Channels = []channels.Channel{ch}
 					c.Hooks = append(c.Hooks, hooks.AfterPaidFunc(func(ctx context.Context, ev *hooks.Event) error {
 						mu.Lock()
 						cp := *ev.Charge
@@ -222,7 +216,7 @@ func TestChainedEventMatchesCommitted(t *testing.T) {
 				case <-time.After(20 * time.Second):
 					t.Fatal("AfterPaid never ran")
 				}
-				c := e.charge(no)
+				c := e.chargeRow(no)
 				require.Equal(t, models.ChargePaid, c.Status)
 				assert.Equal(t, how != "punctual", c.LatePaid, how)
 				mu.Lock()
@@ -261,18 +255,14 @@ func TestChainedEventMatchesCommitted(t *testing.T) {
 // transaction), and its webhook names it.
 func TestChainedLateRefund(t *testing.T) {
 	ctx := context.Background()
-	ch := newCountingSandbox()
-	e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"),
-		func(c *paycenter.Config) {
-			c.Hooks, c.Channels, c.LatePayment = nil, []channels.Channel{ch}, paycenter.LatePaymentRefund
-		})
+	e, ch := newPaymentEnv(t, testdb.Postgres, func(c *paycenter.Config) { c.Hooks, c.LatePayment = nil, paycenter.LatePaymentRefund })
 	_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "LRF00001", 100))
 	require.NoError(t, err)
 	_, err = e.pc.CloseCharge(ctx, testAppID, channels.AliWeb, "LRF00001")
 	require.NoError(t, err)
 	e.clock.Add(2 * time.Second)
 	ch.pay(t, e, "LRF00001", 100)
-	c := e.charge("LRF00001")
+	c := e.chargeRow("LRF00001")
 	require.Equal(t, models.ChargePaid, c.Status)
 	assert.True(t, c.LatePaid)
 	assert.EqualValues(t, 100, c.RefundReserved)
@@ -304,9 +294,8 @@ func TestChainedAuditBytes(t *testing.T) {
 					}
 				})
 			}
-			ch := newCountingSandbox()
-			e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/we?b@hook$1"),
-				func(c *paycenter.Config) { c.DB, c.Hooks, c.Channels = db, nil, []channels.Channel{ch} })
+			e, ch := newPaymentEnv(t, testdb.Postgres, withWebhooks("http://127.0.0.1:9/we?b@hook$1"),
+				func(c *paycenter.Config) { c.DB, c.Hooks = db, nil })
 			ctx := context.Background()
 			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "AUD00001", 100))
 			require.NoError(t, err)
@@ -318,7 +307,7 @@ func TestChainedAuditBytes(t *testing.T) {
 			require.NoError(t, err)
 			resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode)
-			c := e.charge("AUD00001")
+			c := e.chargeRow("AUD00001")
 			require.Equal(t, models.ChargePaid, c.Status)
 			var n models.Notification
 			require.NoError(t, e.pc.DB().Table(e.pc.Tables().Notifications).Where("out_trade_no = ?", "AUD00001").Take(&n).Error)
@@ -358,9 +347,7 @@ func TestChainedReadDBDown(t *testing.T) {
 	require.NoError(t, err)
 	for _, mode := range hookModes {
 		t.Run(mode.name, func(t *testing.T) {
-			ch := newCountingSandbox()
-			e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
-				func(c *paycenter.Config) { c.ReadDB, c.Channels = read, []channels.Channel{ch} })
+			e, ch := newPaymentEnv(t, testdb.Postgres, mode.opt, func(c *paycenter.Config) { c.ReadDB = read })
 			_, err := e.pc.CreateCharge(ctx, testAppID, createParams(channels.AliWeb, "DWN00001", 100))
 			require.NoError(t, err)
 			req, err := ch.Notification(e.srv.URL+"/callbacks/"+testAppID+"/sandbox", "DWN00001", sandbox.ResultSuccess, 100)
@@ -369,7 +356,7 @@ func TestChainedReadDBDown(t *testing.T) {
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "acknowledged")
-			assert.Equal(t, models.ChargePaid, e.charge("DWN00001").Status)
+			assert.Equal(t, models.ChargePaid, e.chargeRow("DWN00001").Status)
 		})
 	}
 }

@@ -31,20 +31,23 @@ var hookModes = []struct {
 	{"no-tx-hooks", func(c *paycenter.Config) { c.Hooks = nil }},
 }
 
+// newPaymentEnv is a pay center on kind whose charges a counting sandbox
+// channel serves (ch.pay posts its payment notifications), with a webhook
+// URL, so that every event writes an outbox row, and no workers (the rows
+// stay as written); opts apply after these.
+func newPaymentEnv(t *testing.T, kind testdb.Kind, opts ...option) (*env, *countingSandbox) {
+	t.Helper()
+	ch := newCountingSandbox()
+	base := []option{noWorkers, withWebhooks("http://127.0.0.1:9/webhook"),
+		func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} }}
+	return newEnv(t, kind, append(base, opts...)...), ch
+}
+
 // events counts the outbox rows of charge outTradeNo's events of type typ
 // for the app's webhook: one per event.
 func (e *env) events(outTradeNo, typ string) int64 {
 	e.t.Helper()
-	var id int64
-	require.NoError(e.t, e.pc.DB().Table(e.pc.Tables().Charges).Where("out_trade_no = ?", outTradeNo).Select("id").Scan(&id).Error)
-	return e.count(e.pc.Tables().Deliveries, "charge_id = ? AND type = ? AND target = ?", id, typ, models.TargetWebhook)
-}
-
-func (e *env) charge(outTradeNo string) models.Charge {
-	e.t.Helper()
-	var c models.Charge
-	require.NoError(e.t, e.pc.DB().Table(e.pc.Tables().Charges).Where("out_trade_no = ?", outTradeNo).Take(&c).Error)
-	return c
+	return e.count(e.pc.Tables().Deliveries, "charge_id = ? AND type = ? AND target = ?", e.chargeRow(outTradeNo).ID, typ, models.TargetWebhook)
 }
 
 // TestDuplicateNotificationsOneEvent: 16 copies of a payment notification
@@ -54,16 +57,14 @@ func TestDuplicateNotificationsOneEvent(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		for _, mode := range hookModes {
 			t.Run(string(kind)+"/"+mode.name, func(t *testing.T) {
-				ch := newCountingSandbox()
-				e := newEnv(t, kind, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
-					func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })
+				e, ch := newPaymentEnv(t, kind, mode.opt)
 				for trial := range trials(t) {
 					no := fmt.Sprintf("dup%08d", trial)
 					_, err := e.pc.CreateCharge(context.Background(), testAppID, createParams(channels.AliWeb, no, 700))
 					require.NoError(t, err)
 					paid := e.paid.Load()
 					parallel(16, func(int) { ch.pay(t, e, no, 700) }) // each asserts the acknowledgement
-					c := e.charge(no)
+					c := e.chargeRow(no)
 					assert.Equal(t, models.ChargePaid, c.Status)
 					assert.EqualValues(t, 1, e.events(no, hooks.ChargeSucceeded), "charge.succeeded events")
 					assert.EqualValues(t, 16, e.count(e.pc.Tables().Notifications, "out_trade_no = ? AND accepted = ?", no, true),
@@ -86,9 +87,7 @@ func TestPaymentRacingClose(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		for _, mode := range hookModes {
 			t.Run(string(kind)+"/"+mode.name, func(t *testing.T) {
-				ch := newCountingSandbox()
-				e := newEnv(t, kind, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
-					func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })
+				e, ch := newPaymentEnv(t, kind, mode.opt)
 				ctx := context.Background()
 				closedFirst := 0
 				for trial := range trials(t) {
@@ -103,7 +102,7 @@ func TestPaymentRacingClose(t *testing.T) {
 							ch.pay(t, e, no, 300)
 						}
 					})
-					c := e.charge(no)
+					c := e.chargeRow(no)
 					require.Equal(t, models.ChargePaid, c.Status)
 					assert.EqualValues(t, 1, e.events(no, hooks.ChargeSucceeded), "charge.succeeded events")
 					closed := e.events(no, hooks.ChargeClosed)
@@ -133,16 +132,14 @@ func TestNotificationStatements(t *testing.T) {
 		for _, mode := range hookModes {
 			t.Run(string(kind)+"/"+mode.name, func(t *testing.T) {
 				db, counter := testdb.Counted(t, testdb.Open(t, kind))
-				ch := newCountingSandbox()
-				e := newEnv(t, kind, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
-					func(c *paycenter.Config) { c.DB, c.Channels = db, []channels.Channel{ch} })
+				e, ch := newPaymentEnv(t, kind, mode.opt, func(c *paycenter.Config) { c.DB = db })
 				_, err := e.pc.CreateCharge(context.Background(), testAppID, createParams(channels.AliWeb, "STMT0001", 100))
 				require.NoError(t, err)
 				stmts, begins := counter.Statements(), counter.Begins()
 				ch.pay(t, e, "STMT0001", 100)
 				stmts, begins = counter.Statements()-stmts, counter.Begins()-begins
 				t.Logf("%d statements, %d transactions", stmts, begins)
-				require.Equal(t, models.ChargePaid, e.charge("STMT0001").Status)
+				require.Equal(t, models.ChargePaid, e.chargeRow("STMT0001").Status)
 				if kind == testdb.Postgres && mode.name == "no-tx-hooks" {
 					assert.EqualValues(t, 2, stmts, "statements")
 					assert.Zero(t, begins, "transactions")
@@ -162,16 +159,14 @@ func TestDuplicateNotificationAfterPaid(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		for _, mode := range hookModes {
 			t.Run(string(kind)+"/"+mode.name, func(t *testing.T) {
-				ch := newCountingSandbox()
-				e := newEnv(t, kind, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"), mode.opt,
-					func(c *paycenter.Config) { c.Channels = []channels.Channel{ch} })
+				e, ch := newPaymentEnv(t, kind, mode.opt)
 				_, err := e.pc.CreateCharge(context.Background(), testAppID, createParams(channels.AliWeb, "DUP00001", 100))
 				require.NoError(t, err)
 				ch.pay(t, e, "DUP00001", 100)
-				before := e.charge("DUP00001")
+				before := e.chargeRow("DUP00001")
 				e.clock.Add(time.Second)
 				ch.pay(t, e, "DUP00001", 100)
-				after := e.charge("DUP00001")
+				after := e.chargeRow("DUP00001")
 				assert.Equal(t, before.UpdatedAt, after.UpdatedAt, "the copy changed the charge")
 				assert.EqualValues(t, 1, e.events("DUP00001", hooks.ChargeSucceeded))
 				assert.EqualValues(t, 2, e.count(e.pc.Tables().Notifications, "out_trade_no = ?", "DUP00001"))
@@ -206,9 +201,7 @@ func afterChargeRead(t *testing.T, db *gorm.DB, table string) (arm func(fn func(
 func TestChargeChangedAfterRead(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.Open(t, testdb.Postgres)
-	ch := newCountingSandbox()
-	e := newEnv(t, testdb.Postgres, noWorkers, withWebhooks("http://127.0.0.1:9/webhook"),
-		func(c *paycenter.Config) { c.DB, c.Hooks, c.Channels = db, nil, []channels.Channel{ch} })
+	e, ch := newPaymentEnv(t, testdb.Postgres, func(c *paycenter.Config) { c.DB, c.Hooks = db, nil })
 	arm := afterChargeRead(t, db, e.pc.Tables().Charges)
 
 	t.Run("closed", func(t *testing.T) {
@@ -219,7 +212,7 @@ func TestChargeChangedAfterRead(t *testing.T) {
 			assert.NoError(t, err)
 		})
 		ch.pay(t, e, "CHG00001", 100)
-		c := e.charge("CHG00001")
+		c := e.chargeRow("CHG00001")
 		assert.Equal(t, models.ChargePaid, c.Status)
 		assert.True(t, c.LatePaid, "the payment of a charge closed before it is late")
 		assert.EqualValues(t, 1, e.events("CHG00001", hooks.ChargeClosed))
@@ -230,7 +223,7 @@ func TestChargeChangedAfterRead(t *testing.T) {
 		require.NoError(t, err)
 		arm(func() { ch.pay(t, e, "CHG00002", 100) }) // the copy's own read finds nothing armed
 		ch.pay(t, e, "CHG00002", 100)
-		c := e.charge("CHG00002")
+		c := e.chargeRow("CHG00002")
 		assert.Equal(t, models.ChargePaid, c.Status)
 		assert.False(t, c.LatePaid)
 		assert.EqualValues(t, 1, e.events("CHG00002", hooks.ChargeSucceeded))

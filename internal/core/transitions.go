@@ -156,7 +156,7 @@ func (s *Service) payChained(ctx context.Context, c *models.Charge, p *channels.
 	if after.LatePaid && s.refundLate {
 		return nil, false, nil
 	}
-	b, err := s.outbox.Prepare(c.AppID, s.notifyURL(c.AppID), s.payEvent(ctx, &after), true)
+	b, err := s.outbox.Prepare(c.AppID, s.notifyURL(c.AppID), payEvent(&after), true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -248,12 +248,13 @@ func (s *Service) paid(ctx context.Context, t *txn, c *models.Charge) error {
 	if err := s.runHook(ctx, func() error { return s.hooks.RunPaid(ctx, &hooks.Paid{Tx: t.DB, Charge: c, Late: c.LatePaid}) }); err != nil {
 		return err
 	}
-	return s.emit(ctx, t, c.AppID, s.payEvent(ctx, c))
+	return s.emit(ctx, t, c.AppID, payEvent(c))
 }
 
-// payEvent is the event of c's move to PAID.
-func (s *Service) payEvent(ctx context.Context, c *models.Charge) delivery.Event {
-	return delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c), Span: trace.SpanContextFromContext(ctx)}
+// payEvent is the event of c's move to PAID (its Span is set by whoever
+// writes it: emit, or payChained once the move is known).
+func payEvent(c *models.Charge) delivery.Event {
+	return delivery.Event{Type: movePay.event, Charge: c, Data: payResult(c)}
 }
 
 // How far a close reached the channel, for close.
